@@ -1,0 +1,220 @@
+"""``entente``: score articles, train and evaluate from the command line.
+
+A thin layer over ``model.predict``, ``model.report`` and ``training``. Exit status:
+0 on success, 1 when some inputs failed (the others are still scored and written),
+2 on a usage error. Errors a user can cause are one line on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+LARGE_FILE_BYTES = 5 * 1024 * 1024
+
+log = logging.getLogger("entente")
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit status 2)."""
+
+
+class InputError(Exception):
+    """One input could not be scored (exit status 1; the other inputs go on)."""
+
+
+@dataclass
+class Source:
+    name: str  # as shown in output records
+    path: Path | None  # None: standard input
+
+
+def _warn(msg: str) -> None:
+    print(f"entente: warning: {msg}", file=sys.stderr)
+
+
+def _error(msg: str) -> None:
+    print(f"entente: error: {msg}", file=sys.stderr)
+
+
+def collect_sources(paths: list[str]) -> tuple[list[Source], list[str]]:
+    """Expand files, folders (every ``.txt``, recursively) and ``-``; return sources and errors."""
+    sources, errors = [], []
+    for p in paths:
+        if p == "-":
+            sources.append(Source("<stdin>", None))
+            continue
+        path = Path(p)
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*.txt") if f.is_file())
+            if not found:
+                errors.append(f"{p}: folder contains no .txt file")
+            sources.extend(Source(str(f), f) for f in found)
+        elif path.exists():
+            sources.append(Source(str(path), path))
+        else:
+            errors.append(f"{p}: no such file or folder")
+    return sources, errors
+
+
+def read_source(src: Source) -> str:
+    """Read one input as text, refusing what cannot be an article; raise ``InputError``."""
+    try:
+        data = sys.stdin.buffer.read() if src.path is None else src.path.read_bytes()
+    except PermissionError:
+        raise InputError(f"{src.name}: permission denied") from None
+    except IsADirectoryError:
+        raise InputError(f"{src.name}: is a folder") from None
+    except OSError as e:
+        raise InputError(f"{src.name}: cannot read ({e.strerror or e})") from None
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{src.name}: looks like a binary file (NUL bytes), not text")
+    if len(data) > LARGE_FILE_BYTES:
+        _warn(f"{src.name}: large file ({len(data) / 2**20:.1f} MiB); scoring it may take a while")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        _warn(f"{src.name}: not valid UTF-8 (byte {e.start}); undecodable bytes replaced with U+FFFD")
+        text = data.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise InputError(f"{src.name}: empty file, nothing to score")
+    return text
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from .report import FORMATS, format_for, open_writer
+
+    fmt = format_for(args.output, args.format)
+    if fmt not in FORMATS:  # pragma: no cover - argparse restricts choices
+        raise UsageError(f"unknown format {fmt!r}")
+    if args.output:
+        parent = Path(args.output).resolve().parent
+        if not parent.is_dir():
+            raise UsageError(f"output folder {parent} does not exist")
+        if Path(args.output).is_dir():
+            raise UsageError(f"output {args.output} is a folder; give a file name")
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    if args.paths.count("-") > 1:
+        raise UsageError("standard input ('-') can be given only once")
+    sources, errors = collect_sources(args.paths)
+    for e in errors:
+        _error(e)
+
+    from .predict import load_model, score_article
+
+    try:
+        load_model(args.checkpoint)
+    except (FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+    failed = len(errors)
+    progress = None
+    if len(sources) > 1 and not args.quiet:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=len(sources), desc="scoring", unit="file", file=sys.stderr)
+    with open_writer(fmt, args.output) as writer:
+        for src in sources:
+            try:
+                text = read_source(src)
+                result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size)
+                if not result["passages"]:
+                    _warn(f"{src.name}: no sentence to score (only headings or page furniture)")
+                writer.write_article(src.name, result)
+            except InputError as e:
+                _error(str(e))
+                failed += 1
+            if progress is not None:
+                progress.update(1)
+    if progress is not None:
+        progress.close()
+    if args.output and not args.quiet:
+        print(f"entente: wrote {fmt} for {len(sources) - (failed - len(errors))} input(s) to {args.output}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training import train
+
+    return train.main(args.rest)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from training import evaluate
+
+    return evaluate.main(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="entente",
+        description="Tag passages of news about China-Russia relations with topics and stance.",
+    )
+    parser.add_argument("--version", action="version", version=f"entente {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    score = sub.add_parser("score", help="score articles and write annotated output")
+    score.add_argument("paths", nargs="+", metavar="PATH", help="a .txt file, a folder (every .txt in it), or - for stdin")
+    score.add_argument("-o", "--output", help="output file (default: JSON Lines on standard output)")
+    score.add_argument("--format", choices=["jsonl", "csv", "html"], help="output format (default: from -o's suffix, else jsonl)")
+    score.add_argument("--passage", choices=["sentence", "paragraph"], default="sentence", help="unit to tag (default: sentence)")
+    score.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
+    score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary line")
+    score.set_defaults(func=cmd_score)
+
+    for name, func, help_ in (
+        ("train", cmd_train, "train a checkpoint (python -m training.train; see --help)"),
+        ("evaluate", cmd_evaluate, "grouped cross-validation of all models (python -m training.evaluate)"),
+    ):
+        p = sub.add_parser(name, help=help_, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=func)
+
+    onnx = sub.add_parser("export-onnx", help="write an int8 ONNX encoder into a checkpoint (needs the onnx extra)")
+    onnx.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
+    onnx.set_defaults(func=cmd_export_onnx)
+    return parser
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    try:
+        from .onnx_backend import export_onnx
+    except ImportError as e:
+        raise UsageError(f"ONNX export needs the onnx extra: pip install 'entente[onnx]' ({e})") from None
+    from .predict import DEFAULT_CHECKPOINT
+
+    path = export_onnx(args.checkpoint or DEFAULT_CHECKPOINT)
+    print(f"entente: wrote {path}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="entente: warning: %(message)s", stream=sys.stderr)
+    for noisy in ("transformers", "datasets", "huggingface_hub"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        _error(str(e))
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted; no partial output was kept")
+        return 130
+    except BrokenPipeError:  # e.g. `entente score ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The public prediction API: ``predict`` for passages, ``score_article`` for whole articles.
+
+A checkpoint is loaded once per folder and kept in a small cache, so repeated calls
+cost only the encoder's forward pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, overload
+
+from .labels import STANCES, TOPICS
+from .text import split_passages
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
+DEFAULT_BATCH_SIZE = 64
+
+_cache: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def load_model(checkpoint: str | Path | None = None):
+    """Load (once) and return the classifier stored in ``checkpoint`` (default: the shipped one)."""
+    from .classifier import EntenteClassifier
+
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    key = str(path.resolve())
+    with _lock:
+        if key not in _cache:
+            _cache[key] = EntenteClassifier.from_pretrained(path)
+        return _cache[key]
+
+
+def _records(texts: list[str], model, batch_size: int) -> list[dict]:
+    pt, ps = model.predict_proba(texts, batch_size=batch_size)
+    out = []
+    for text, tp, sp in zip(texts, pt, ps):
+        out.append(
+            {
+                "text": text,
+                "topics": [t for t, p, th in zip(TOPICS, tp, model.thresholds_) if p >= th],
+                "topic_scores": {t: round(float(p), 4) for t, p in zip(TOPICS, tp)},
+                "stance": STANCES[int(sp.argmax())],
+                "stance_scores": {s: float(p) for s, p in zip(STANCES, sp)},
+            }
+        )
+    return out
+
+
+@overload
+def predict(texts: str, *, checkpoint: str | Path | None = ..., batch_size: int = ...) -> dict: ...
+@overload
+def predict(texts: Sequence[str], *, checkpoint: str | Path | None = ..., batch_size: int = ...) -> list[dict]: ...
+
+
+def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE):
+    """Tag one passage (a ``str``: returns a dict) or many (a list: returns a list, same order).
+
+    Each result has ``text``, ``topics`` (labels at or above their threshold, in the
+    order security, energy, taiwan, ukraine), ``topic_scores``, ``stance`` (the most
+    probable of cooperative, friction, neutral) and ``stance_scores`` (summing to 1).
+    """
+    single = isinstance(texts, str)
+    batch = [texts] if single else list(texts)
+    bad = [type(t).__name__ for t in batch if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"predict() takes a string or a list of strings, got an item of type {bad[0]}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    if not batch:
+        return []
+    records = _records(batch, load_model(checkpoint), batch_size)
+    return records[0] if single else records
+
+
+def summarize(passages: list[dict]) -> dict:
+    """Article summary: passage count, share of passages per topic, stance counts, cooperation index.
+
+    The cooperation index is the mean over passages of P(cooperative) - P(friction),
+    from -1 (all friction) to 1 (all cooperative); ``None`` for an article with no passage.
+    """
+    n = len(passages)
+    return {
+        "n_passages": n,
+        "topic_share": {t: (sum(t in p["topics"] for p in passages) / n if n else 0.0) for t in TOPICS},
+        "stance_counts": {s: sum(p["stance"] == s for p in passages) for s in STANCES},
+        "cooperation_index": (
+            round(sum(p["stance_scores"]["cooperative"] - p["stance_scores"]["friction"] for p in passages) / n, 4)
+            if n
+            else None
+        ),
+    }
+
+
+def score_article(
+    text: str,
+    passage: str = "sentence",
+    *,
+    checkpoint: str | Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> dict:
+    """Split an article with the project's splitter and tag every passage.
+
+    Returns ``{"passages": [...], "summary": {...}}``; each passage is a prediction
+    plus ``index``, ``start`` and ``end`` (character offsets into ``text``).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"score_article() takes the article as a string, got {type(text).__name__}")
+    spans = split_passages(text, passage)
+    preds = predict([p.text for p in spans], checkpoint=checkpoint, batch_size=batch_size) if spans else []
+    passages = [{"index": s.index, "start": s.start, "end": s.end, **p} for s, p in zip(spans, preds)]
+    return {"passages": passages, "summary": summarize(passages)}

@@ -1,0 +1,1 @@
+"""Training, evaluation and data checks for entente (``python -m training.train`` etc.)."""

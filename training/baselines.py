@@ -1,0 +1,180 @@
+"""Baselines compared with the default model on the same folds.
+
+Every baseline has the interface the evaluation needs: ``fit(texts, topics, stances,
+groups=None)`` and ``predict_proba(texts) -> (topic_probs, stance_probs)``, plus
+``thresholds_`` for the topic decisions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from model.classifier import EntenteClassifier, best_thresholds
+from model.labels import STANCES, TOPICS
+
+
+class MajorityBaseline:
+    """Each topic's majority decision and the most frequent stance, for every passage."""
+
+    def fit(self, texts, topics, stances, groups=None):
+        Y, s = np.asarray(topics), np.asarray(stances)
+        self.topic_prior_ = Y.mean(axis=0)
+        self.stance_prior_ = np.bincount(s, minlength=len(STANCES)) / len(s)
+        self.thresholds_ = np.full(len(TOPICS), 0.5)
+        return self
+
+    def predict_proba(self, texts):
+        n = len(texts)
+        return np.tile(self.topic_prior_, (n, 1)), np.tile(self.stance_prior_, (n, 1))
+
+
+# Keyword cues taken from the codebook's tables (a reference point, not a labeller).
+TOPIC_LEXICON = {
+    "security": r"militar|defen[cs]e|army|armed forces|troops?|navy|naval|drills?|exercises?|patrols?|weapons?|arms\b|"
+    r"missiles?|nuclear (?:forces|weapons|arsenal)|drones?|nato|aukus|quad\b|alliance|bloc|security|bombers?|"
+    r"warships?|border dispute|colou?r revolution",
+    "energy": r"\bgas\b|\boil\b|pipeline|lng|energy|coal|electricity|crude|gazprom|rosneft|cnpc|power of siberia|"
+    r"barrels?|cubic met|nuclear power|petroleum",
+    "taiwan": r"taiwan|one-china|one china|cross-strait|taipei|reunification",
+    "ukraine": r"ukrain|crimea|donbas|kyiv|kiev|zelensk|invasion|special military operation|the war\b",
+}
+STANCE_LEXICON = {
+    "cooperative": r"cooperat|partner|friend|ties|support|agree|signed|deal|joint|together|strengthen|deepen|"
+    r"solidarity|mutual|close|alliance|welcom|praise|common|shared|boost|expand",
+    "friction": r"however|but\b|tension|rival|mistrust|distrust|not an ally|not allies|refus|limit|caution|careful|"
+    r"hesita|disagree|dispute|competi|fragile|unequal|junior|vassal|wary|concern|silent|reluctan|block|restrict",
+}
+
+
+class LexiconBaseline:
+    """Topics by keyword match; stance by which cue list matches more (neutral when none)."""
+
+    def fit(self, texts, topics, stances, groups=None):
+        self.thresholds_ = np.full(len(TOPICS), 0.5)
+        self._topic = [re.compile(TOPIC_LEXICON[t], re.I) for t in TOPICS]
+        self._stance = {k: re.compile(v, re.I) for k, v in STANCE_LEXICON.items()}
+        return self
+
+    def predict_proba(self, texts):
+        PT = np.array([[1.0 if rx.search(t) else 0.0 for rx in self._topic] for t in texts]).reshape(-1, len(TOPICS))
+        PS = np.zeros((len(texts), len(STANCES)))
+        for i, t in enumerate(texts):
+            c = len(self._stance["cooperative"].findall(t))
+            f = len(self._stance["friction"].findall(t))
+            PS[i, STANCES.index("cooperative" if c > f else "friction" if f > c else "neutral")] = 1.0
+        return PT, PS
+
+
+class TfidfLogReg:
+    """TF-IDF of word 1-2 grams with logistic regression; topic thresholds from inner out-of-fold predictions."""
+
+    def __init__(self, C: float = 4.0, threshold_folds: int = 5):
+        self.C = C
+        self.threshold_folds = threshold_folds
+
+    def _fit_once(self, texts, Y, s):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+        X = vec.fit_transform(texts)
+        topic = []
+        for j in range(len(TOPICS)):
+            if 0 < Y[:, j].sum() < len(Y):
+                topic.append(LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(X, Y[:, j]))
+            else:
+                topic.append(float(Y[:, j].mean()))
+        stance = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(X, s)
+        return vec, topic, stance
+
+    @staticmethod
+    def _proba(parts, texts):
+        vec, topic, stance = parts
+        X = vec.transform(texts)
+        PT = np.column_stack([m.predict_proba(X)[:, 1] if hasattr(m, "predict_proba") else np.full(len(texts), m)
+                              for m in topic])
+        PS = np.zeros((len(texts), len(STANCES)))
+        PS[:, stance.classes_] = stance.predict_proba(X)
+        return PT, PS
+
+    def fit(self, texts, topics, stances, groups=None):
+        from sklearn.model_selection import GroupKFold, KFold
+
+        texts, Y, s = list(texts), np.asarray(topics), np.asarray(stances)
+        self.thresholds_ = np.full(len(TOPICS), 0.5)
+        if self.threshold_folds > 1:
+            k = self.threshold_folds
+            split = GroupKFold(k).split(texts, groups=groups) if groups is not None else KFold(k).split(texts)
+            oof = np.zeros(Y.shape, dtype=float)
+            for tr, te in split:
+                parts = self._fit_once([texts[i] for i in tr], Y[tr], s[tr])
+                oof[te] = self._proba(parts, [texts[i] for i in te])[0]
+            self.thresholds_ = best_thresholds(Y, oof)
+        self.parts_ = self._fit_once(texts, Y, s)
+        return self
+
+    def predict_proba(self, texts):
+        return self._proba(self.parts_, list(texts))
+
+
+class SetFitBaseline:
+    """The ``setfit`` package as a peer: contrastive sentence-pair fine-tuning of the same
+    MiniLM body, one SetFit model for topics (one-vs-rest) and one for stance."""
+
+    def __init__(self, num_iterations: int = 5, epochs: int = 1, batch_size: int = 16, seed: int = 0):
+        self.num_iterations = num_iterations
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def _train(self, texts, labels, multi: bool):
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+
+        from model.encoder import encoder_path
+
+        model = SetFitModel.from_pretrained(
+            str(encoder_path()), multi_target_strategy="one-vs-rest" if multi else None
+        )
+        args = TrainingArguments(
+            batch_size=self.batch_size, num_epochs=self.epochs, num_iterations=self.num_iterations,
+            seed=self.seed, report_to="none", show_progress_bar=False,
+        )
+        data = Dataset.from_dict({"text": list(texts), "label": [list(map(int, l)) if multi else int(l) for l in labels]})
+        Trainer(model=model, args=args, train_dataset=data).train()
+        return model
+
+    def fit(self, texts, topics, stances, groups=None):
+        self.thresholds_ = np.full(len(TOPICS), 0.5)
+        self.topic_model_ = self._train(texts, np.asarray(topics), multi=True)
+        self.stance_model_ = self._train(texts, np.asarray(stances), multi=False)
+        return self
+
+    def predict_proba(self, texts):
+        PT = np.asarray(self.topic_model_.predict_proba(list(texts)), dtype=float)
+        raw = np.asarray(self.stance_model_.predict_proba(list(texts)), dtype=float)
+        PS = np.zeros((len(texts), len(STANCES)))
+        classes = list(getattr(self.stance_model_.model_head, "classes_", range(raw.shape[1])))
+        PS[:, classes] = raw
+        return PT.reshape(len(texts), len(TOPICS)), PS
+
+
+def make_model(name: str, **params):
+    """Build a model for evaluation or training by its short name."""
+    factories = {
+        "majority": MajorityBaseline,
+        "lexicon": LexiconBaseline,
+        "tfidf_logreg": TfidfLogReg,
+        "minilm_frozen_logreg": lambda **p: EntenteClassifier(fine_tune=False, **p),
+        "minilm_finetune": lambda **p: EntenteClassifier(fine_tune=True, **p),
+        "setfit": SetFitBaseline,
+    }
+    if name not in factories:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(factories)}")
+    return factories[name](**params)
+
+
+MODEL_NAMES: Sequence[str] = ("majority", "lexicon", "tfidf_logreg", "minilm_frozen_logreg", "setfit", "minilm_finetune")

@@ -1,0 +1,167 @@
+"""Load the hand labels as a ``datasets.Dataset`` and check them against the corpus.
+
+``python -m training.data --check`` (also ``make check-labels``) fails on an unknown
+label, topics out of order, a record whose text is not what the splitter produces for
+its article, a unit left unlabelled or labelled twice, and the same sentence text with
+conflicting labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from model.labels import STANCES, TOPICS, order_topics, stance_to_id, topics_to_multi_hot
+from model.text import split_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = ROOT / "labels" / "sentences.jsonl"
+CORPUS = ROOT / "corpus"
+REQUIRED = ("id", "doc_id", "sent_idx", "text", "topics", "stance")
+
+
+def unit_id(doc_id: str, text: str) -> str:
+    """A stable record id: the article plus a hash of the unit's text (survives re-numbering)."""
+    return f"{doc_id}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:8]}"
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read a JSON Lines file; a malformed line raises ``ValueError`` naming it."""
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+    return records
+
+
+def corpus_units(corpus: str | Path = CORPUS) -> dict[str, list[str]]:
+    """Every article's units as the splitter cuts them, by article id (from the manifest)."""
+    corpus = Path(corpus)
+    units = {}
+    for rec in read_jsonl(corpus / "manifest.jsonl"):
+        text = (corpus / "articles" / f"{rec['id']}.txt").read_text(encoding="utf-8")
+        units[rec["id"]] = [p.text for p in split_sentences(text)]
+    return units
+
+
+def check_records(records: list[dict], units: dict[str, list[str]] | None = None) -> list[str]:
+    """Every problem found in ``records`` (an empty list means the labels are valid)."""
+    units = corpus_units() if units is None else units
+    problems: list[str] = []
+    seen: dict[tuple[str, int], int] = {}
+    by_text: dict[str, set] = defaultdict(set)
+    ids: set[str] = set()
+    for n, r in enumerate(records, 1):
+        where = f"record {n} ({r.get('id', '?')})"
+        missing = [k for k in REQUIRED if k not in r]
+        if missing:
+            problems.append(f"{where}: missing field(s) {', '.join(missing)}")
+            continue
+        if r["id"] in ids:
+            problems.append(f"{where}: duplicate id")
+        ids.add(r["id"])
+        topics, stance = r["topics"], r["stance"]
+        if not isinstance(topics, list):
+            problems.append(f"{where}: topics must be a list")
+            continue
+        unknown = [t for t in topics if t not in TOPICS]
+        if unknown:
+            problems.append(f"{where}: unknown topic(s) {unknown}; allowed {list(TOPICS)}")
+        elif topics != order_topics(topics):
+            problems.append(f"{where}: topics {topics} out of order or repeated; expected {order_topics(topics)}")
+        if stance not in STANCES:
+            problems.append(f"{where}: unknown stance {stance!r}; allowed {list(STANCES)}")
+        doc, idx = r["doc_id"], r["sent_idx"]
+        if doc not in units:
+            problems.append(f"{where}: unknown article {doc!r}")
+            continue
+        if not isinstance(idx, int) or not 0 <= idx < len(units[doc]):
+            problems.append(f"{where}: sent_idx {idx!r} out of range for {doc} ({len(units[doc])} units)")
+            continue
+        if units[doc][idx] != r["text"]:
+            problems.append(f"{where}: text differs from the splitter's unit {doc}[{idx}]: {units[doc][idx]!r}")
+        if (doc, idx) in seen:
+            problems.append(f"{where}: unit {doc}[{idx}] labelled twice (also record {seen[doc, idx]})")
+        seen[doc, idx] = n
+        by_text[r["text"]].add((tuple(topics), stance))
+    for doc, texts in units.items():
+        unlabelled = [i for i in range(len(texts)) if (doc, i) not in seen]
+        if unlabelled:
+            problems.append(f"article {doc}: unit(s) {unlabelled} not labelled")
+    for text, labels in by_text.items():
+        if len(labels) > 1:
+            problems.append(f"same text with conflicting labels {sorted(labels)}: {text[:80]!r}")
+    return problems
+
+
+def load_records(path: str | Path = LABELS, check: bool = True) -> list[dict]:
+    """Read the label file; with ``check``, raise ``ValueError`` listing every problem."""
+    records = read_jsonl(path)
+    if check:
+        problems = check_records(records)
+        if problems:
+            raise ValueError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:50]))
+    return records
+
+
+def to_dataset(records: list[dict]):
+    """Records as a ``datasets.Dataset``: text, multi-hot topics, stance id, doc_id (for grouped splits)."""
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    features = Features(
+        {
+            "id": Value("string"),
+            "doc_id": Value("string"),
+            "sent_idx": Value("int32"),
+            "text": Value("string"),
+            "topics": Sequence(Value("int8"), length=len(TOPICS)),
+            "stance": ClassLabel(names=list(STANCES)),
+        }
+    )
+    return Dataset.from_dict(
+        {
+            "id": [r["id"] for r in records],
+            "doc_id": [r["doc_id"] for r in records],
+            "sent_idx": [r["sent_idx"] for r in records],
+            "text": [r["text"] for r in records],
+            "topics": [topics_to_multi_hot(r["topics"]) for r in records],
+            "stance": [stance_to_id(r["stance"]) for r in records],
+        },
+        features=features,
+    )
+
+
+def load_dataset(path: str | Path = LABELS, check: bool = True):
+    """The hand labels as a Hugging Face ``datasets.Dataset`` (checked against the corpus first)."""
+    return to_dataset(load_records(path, check=check))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", default=str(LABELS), help="label file (default: labels/sentences.jsonl)")
+    parser.add_argument("--check", action="store_true", help="validate the labels against the corpus")
+    args = parser.parse_args(argv)
+    records = read_jsonl(args.labels)
+    problems = check_records(records)
+    if problems:
+        print(f"{args.labels}: {len(problems)} problem(s)", file=sys.stderr)
+        for p in problems:
+            print(f"  {p}", file=sys.stderr)
+        return 1
+    counts = {t: sum(t in r["topics"] for r in records) for t in TOPICS}
+    stances = {s: sum(r["stance"] == s for r in records) for s in STANCES}
+    print(f"{args.labels}: {len(records)} records in {len({r['doc_id'] for r in records})} articles, all valid")
+    print(f"  topics: {counts}\n  stances: {stances}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

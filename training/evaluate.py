@@ -1,0 +1,138 @@
+"""Grouped cross-validation of every model on the same folds; a JSON report and a Markdown table.
+
+Folds are by article: no sentence of a test article is in training. Exact duplicate
+sentences are removed from each training fold, and so is any training sentence whose
+text also occurs in the test fold (several articles quote the same words). Every
+threshold and temperature is chosen inside the training fold.
+
+    python -m training.evaluate --models tfidf_logreg minilm_frozen_logreg --output docs/cv_report.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model.labels import STANCES, TOPICS
+from training.baselines import MODEL_NAMES, make_model
+from training.data import LABELS, load_dataset
+from training.metrics import evaluate_predictions
+
+DEFAULT_FOLDS = 5
+
+
+def article_folds(groups: list[str], n_folds: int = DEFAULT_FOLDS) -> list[np.ndarray]:
+    """Deterministic folds of whole articles, balanced by sentence count (test indices per fold)."""
+    from sklearn.model_selection import GroupKFold
+
+    n_folds = min(n_folds, len(set(groups)))
+    return [te for _, te in GroupKFold(n_splits=n_folds).split(groups, groups=groups)]
+
+
+def train_indices(texts: list[str], test_idx: np.ndarray) -> np.ndarray:
+    """All other rows, without exact duplicates and without texts that occur in the test fold."""
+    test_texts = {texts[i] for i in test_idx}
+    test_set = set(test_idx.tolist())
+    seen, keep = set(), []
+    for i, t in enumerate(texts):
+        if i in test_set or t in test_texts or t in seen:
+            continue
+        seen.add(t)
+        keep.append(i)
+    return np.array(keep)
+
+
+def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = None, log=print) -> dict:
+    """Out-of-fold probabilities and thresholds for one model, then all metrics."""
+    PT = np.zeros(Y.shape, dtype=float)
+    PS = np.zeros((len(texts), len(STANCES)), dtype=float)
+    TH = np.zeros(Y.shape, dtype=float)
+    start = time.perf_counter()
+    for k, test_idx in enumerate(folds):
+        tr = train_indices(texts, test_idx)
+        model = make_model(name, **(params or {}))
+        model.fit([texts[i] for i in tr], Y[tr], s[tr], groups=[groups[i] for i in tr])
+        pt, ps = model.predict_proba([texts[i] for i in test_idx])
+        PT[test_idx], PS[test_idx], TH[test_idx] = pt, ps, model.thresholds_
+        log(f"  {name}: fold {k + 1}/{len(folds)} done ({time.perf_counter() - start:.0f}s)")
+    result = evaluate_predictions(Y, PT, s, PS, groups, thresholds=TH)
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    result["params"] = params or {}
+    return result, PT, PS, TH
+
+
+def markdown_table(report: dict) -> str:
+    """The comparison table for ``docs/results.md``."""
+    head = ("| model | topic macro-F1 [95% CI] | " + " | ".join(f"F1 {t}" for t in TOPICS)
+            + " | stance macro-F1 [95% CI] | stance acc. | " + " | ".join(f"F1 {s}" for s in STANCES)
+            + " | stance ECE | CV time (s) |")
+    sep = "|" + "---|" * (head.count("|") - 1)
+    rows = [head, sep]
+    for name, r in report["models"].items():
+        b = r["bootstrap_95"]
+        rows.append(
+            f"| {name} | {r['topics']['macro_f1']:.3f} [{b['topic_macro_f1'][0]:.2f}, {b['topic_macro_f1'][1]:.2f}] | "
+            + " | ".join(f"{r['topics']['per_label'][t]['f1']:.3f}" for t in TOPICS)
+            + f" | {r['stance']['macro_f1']:.3f} [{b['stance_macro_f1'][0]:.2f}, {b['stance_macro_f1'][1]:.2f}]"
+            + f" | {r['stance']['accuracy']:.3f} | "
+            + " | ".join(f"{r['stance']['per_label'][s]['f1']:.3f}" for s in STANCES)
+            + f" | {r['stance']['ece']:.3f} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", default=str(LABELS))
+    parser.add_argument("--models", nargs="+", default=["majority", "lexicon", "tfidf_logreg", "minilm_frozen_logreg"],
+                        choices=list(MODEL_NAMES), help="models to compare (default: the fast ones)")
+    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
+    parser.add_argument("--output", default="docs/cv_report.json", help="JSON report (default: docs/cv_report.json)")
+    parser.add_argument("--merge", action="store_true", help="add to the models already in --output")
+    parser.add_argument("--predictions", help="also write out-of-fold predictions (JSON Lines) here")
+    args = parser.parse_args(argv)
+
+    ds = load_dataset(args.labels)
+    texts, groups = ds["text"], ds["doc_id"]
+    Y, s = np.array(ds["topics"]), np.array(ds["stance"])
+    folds = article_folds(groups, args.folds)
+    out = Path(args.output)
+    report = json.loads(out.read_text()) if args.merge and out.exists() else {"models": {}}
+    report.update({
+        "labels": args.labels, "n_sentences": len(texts), "n_articles": len(set(groups)),
+        "folds": [sorted({groups[i] for i in f}) for f in folds],
+        "protocol": "GroupKFold by article; exact duplicates and test-fold texts removed from training; "
+                    "thresholds and temperature chosen inside each training fold; 95% CI by article bootstrap (1000)",
+    })
+    preds = {}
+    for name in args.models:
+        print(f"{name} ...", file=sys.stderr)
+        result, PT, PS, TH = cross_validate(name, texts, Y, s, groups, folds,
+                                            log=lambda m: print(m, file=sys.stderr))
+        report["models"][name] = result
+        preds[name] = (PT, PS, TH)
+        print(f"{name}: topic macro-F1 {result['topics']['macro_f1']:.3f}, stance macro-F1 "
+              f"{result['stance']['macro_f1']:.3f}, accuracy {result['stance']['accuracy']:.3f}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown_table(report))
+    if args.predictions:
+        with open(args.predictions, "w") as fh:
+            for i, t in enumerate(texts):
+                rec = {"id": ds["id"][i], "doc_id": groups[i], "text": t,
+                       "gold_topics": [x for x, y in zip(TOPICS, Y[i]) if y], "gold_stance": STANCES[s[i]]}
+                for name, (PT, PS, TH) in preds.items():
+                    rec[name] = {"topics": [x for x, p, th in zip(TOPICS, PT[i], TH[i]) if p >= th],
+                                 "stance": STANCES[int(PS[i].argmax())],
+                                 "stance_scores": [round(float(v), 3) for v in PS[i]]}
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
