@@ -1,0 +1,97 @@
+"""Real training on a small fixture: predictions, thresholds, checkpoints, determinism."""
+
+import json
+
+import numpy as np
+import pytest
+
+from model.classifier import EntenteClassifier, best_thresholds, expected_calibration_error, fit_temperature
+
+GAS = "Russia and China signed a new deal to supply natural gas through a pipeline."
+DRILLS = "Chinese and Russian warships held joint naval drills near Japan."
+
+
+def test_tiny_training_learns_the_training_sentences(tiny_model, tiny_dataset):
+    Y, s = tiny_model.predict(tiny_dataset["text"])
+    gold_Y, gold_s = np.array(tiny_dataset["topics"]), np.array(tiny_dataset["stance"])
+    assert (Y == gold_Y).mean() > 0.85
+    assert (s == gold_s).mean() > 0.6
+    pt, ps = tiny_model.predict_proba([GAS, DRILLS])
+    assert pt.shape == (2, 4) and ps.shape == (2, 3)
+    assert np.allclose(ps.sum(axis=1), 1.0, atol=1e-5)
+    assert pt[0, 1] > pt[0, 0] and pt[1, 0] > pt[1, 1]  # gas -> energy, drills -> security
+
+
+def test_round_trip_gives_identical_predictions(tiny_model, tiny_checkpoint):
+    loaded = EntenteClassifier.from_pretrained(tiny_checkpoint)
+    a, b = tiny_model.predict_proba([GAS, DRILLS]), loaded.predict_proba([GAS, DRILLS])
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert np.array_equal(loaded.thresholds_, tiny_model.thresholds_)
+    assert loaded.temperature_ == tiny_model.temperature_
+
+
+def test_checkpoint_has_config_safetensors_and_no_pickle(tiny_checkpoint):
+    names = {p.name for p in tiny_checkpoint.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.json", "model_card.md"} <= names
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt")) for n in names)
+    cfg = json.loads((tiny_checkpoint / "config.json").read_text())
+    assert cfg["topics"] == ["security", "energy", "taiwan", "ukraine"]
+    assert set(cfg["thresholds"]) == set(cfg["topics"])
+    assert cfg["encoder"]["name"].endswith("all-MiniLM-L6-v2") and cfg["training_data_hash"]
+
+
+def test_thresholds_are_applied_as_saved(tiny_checkpoint, tmp_path):
+    cfg = json.loads((tiny_checkpoint / "config.json").read_text())
+    pt, _ = EntenteClassifier.from_pretrained(tiny_checkpoint).predict_proba([GAS])
+    assert pt[0, 1] > 0.02
+    for value, expected in ((0.01, 1), (0.999, 0)):
+        edited = tmp_path / f"t{value}"
+        edited.mkdir()
+        for f in tiny_checkpoint.iterdir():
+            (edited / f.name).write_bytes(f.read_bytes())
+        cfg["thresholds"]["energy"] = value
+        (edited / "config.json").write_text(json.dumps(cfg))
+        Y, _ = EntenteClassifier.from_pretrained(edited).predict([GAS])
+        assert Y[0, 1] == expected
+
+
+def test_same_seed_same_predictions(tiny_dataset):
+    ds = tiny_dataset
+    args = (ds["text"], np.array(ds["topics"]), np.array(ds["stance"]))
+    a = EntenteClassifier(threshold_folds=0, seed=3).fit(*args).predict_proba([GAS])
+    b = EntenteClassifier(threshold_folds=0, seed=3).fit(*args).predict_proba([GAS])
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@pytest.mark.slow
+def test_fine_tuning_runs_and_round_trips(tiny_dataset, tmp_path):
+    ds = tiny_dataset
+    clf = EntenteClassifier(fine_tune=True, epochs=1, batch_size=8, threshold_folds=0, seed=0)
+    clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]))
+    clf.save_pretrained(tmp_path / "ft")
+    assert (tmp_path / "ft" / "encoder.safetensors").exists()
+    loaded = EntenteClassifier.from_pretrained(tmp_path / "ft")
+    a, b = clf.predict_proba([GAS]), loaded.predict_proba([GAS])
+    assert np.allclose(a[0], b[0], atol=2e-3) and np.allclose(a[1], b[1], atol=2e-3)  # float16 storage
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        EntenteClassifier().predict_proba(["x"])
+
+
+def test_loading_a_missing_checkpoint_fails_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        EntenteClassifier.from_pretrained(tmp_path)
+
+
+def test_best_thresholds_and_calibration_helpers():
+    y = np.array([[1], [1], [0], [0]])
+    p = np.array([[0.9], [0.4], [0.3], [0.1]])
+    assert best_thresholds(y, p)[0] == pytest.approx(0.4)  # F1 = 1 on (0.3, 0.4]: the tie goes towards 0.5
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(500, 3)) * 5
+    labels = np.array([rng.choice(3, p=np.exp(l / 5) / np.exp(l / 5).sum()) for l in logits])
+    assert fit_temperature(logits, labels) == pytest.approx(5, rel=0.3)  # recovers the true temperature
+    probs = np.array([[0.9, 0.05, 0.05]] * 10)
+    assert expected_calibration_error(probs, np.zeros(10, dtype=int)) == pytest.approx(0.1)

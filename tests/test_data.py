@@ -1,0 +1,78 @@
+"""The label check catches every kind of error it promises to, and the real labels pass it."""
+
+import copy
+
+import pytest
+
+from training.data import LABELS, check_records, load_dataset, read_jsonl, to_dataset, unit_id
+
+UNITS = {"d1": ["Putin met Xi.", "They signed a gas deal."], "d2": ["Trade grew."]}
+
+
+def good():
+    return [
+        {"id": unit_id("d1", "Putin met Xi."), "doc_id": "d1", "sent_idx": 0, "text": "Putin met Xi.",
+         "topics": [], "stance": "neutral"},
+        {"id": unit_id("d1", "They signed a gas deal."), "doc_id": "d1", "sent_idx": 1,
+         "text": "They signed a gas deal.", "topics": ["energy"], "stance": "cooperative"},
+        {"id": unit_id("d2", "Trade grew."), "doc_id": "d2", "sent_idx": 0, "text": "Trade grew.",
+         "topics": [], "stance": "cooperative"},
+    ]
+
+
+def broken(**change):
+    recs = copy.deepcopy(good())
+    recs[1].update(change)
+    return recs
+
+
+def test_valid_records_pass():
+    assert check_records(good(), UNITS) == []
+
+
+@pytest.mark.parametrize(
+    "records, message",
+    [
+        (broken(topics=["trade"]), "unknown topic"),
+        (broken(stance="hostile"), "unknown stance"),
+        (broken(topics=["ukraine", "energy"]), "out of order"),
+        (broken(text="They signed a deal."), "differs from the splitter"),
+        (good()[:2], "not labelled"),
+        (good() + [dict(good()[2], id="x")], "labelled twice"),
+        (broken(sent_idx=7), "out of range"),
+        (broken(doc_id="zz"), "unknown article"),
+    ],
+)
+def test_check_catches(records, message):
+    problems = check_records(records, UNITS)
+    assert any(message in p for p in problems), problems
+
+
+def test_check_catches_same_text_with_conflicting_labels():
+    units = {"d1": ["Trade grew."], "d2": ["Trade grew."]}
+    recs = [
+        {"id": "a", "doc_id": "d1", "sent_idx": 0, "text": "Trade grew.", "topics": [], "stance": "cooperative"},
+        {"id": "b", "doc_id": "d2", "sent_idx": 0, "text": "Trade grew.", "topics": [], "stance": "neutral"},
+    ]
+    assert any("conflicting labels" in p for p in check_records(recs, units))
+
+
+def test_to_dataset_columns(tiny_dataset):
+    ds = tiny_dataset
+    assert set(ds.column_names) >= {"text", "topics", "stance", "doc_id"}
+    assert ds.features["stance"].names == ["cooperative", "friction", "neutral"]
+    assert all(len(t) == 4 for t in ds["topics"])
+
+
+def test_the_shipped_labels_are_valid_and_cover_the_corpus():
+    ds = load_dataset(LABELS)  # raises with every problem listed if the check fails
+    assert len(ds) >= 900
+    assert len(set(ds["doc_id"])) == 88
+    assert len(set(ds["id"])) == len(ds)
+
+
+def test_read_jsonl_names_a_malformed_line(tmp_path):
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"a": 1}\n{oops\n')
+    with pytest.raises(ValueError, match=":2:"):
+        read_jsonl(p)

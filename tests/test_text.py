@@ -1,0 +1,137 @@
+"""The splitter on the tricky cases this corpus really contains."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from model.text import normalize_space, split_paragraphs, split_passages, split_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def texts(article: str) -> list[str]:
+    return [p.text for p in split_sentences(article)]
+
+
+def test_offsets_point_into_the_original_text():
+    article = "Putin met Xi.  They signed   fifteen agreements.\n\nTrade grew."
+    for p in split_sentences(article):
+        assert normalize_space(article[p.start : p.end]) == p.text
+    assert [p.index for p in split_sentences(article)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "article, expected",
+    [
+        # abbreviations do not end sentences
+        ("The U.S. and Mr. Biden warned Beijing. Russia replied on Jan. 5 in No. 10 talks.",
+         ["The U.S. and Mr. Biden warned Beijing.", "Russia replied on Jan. 5 in No. 10 talks."]),
+        ("Sanctions came from the U.S. The move angered Moscow.",
+         ["Sanctions came from the U.S.", "The move angered Moscow."]),
+        ("Soviet dictator Joseph V. Stalin died in 1953. Relations changed.",
+         ["Soviet dictator Joseph V. Stalin died in 1953.", "Relations changed."]),
+        # quotation marks around sentence ends
+        ("Xi said: “Our relationship will be better.” Putin agreed. “We are friends,” he said.",
+         ["Xi said: “Our relationship will be better.”", "Putin agreed.", "“We are friends,” he said."]),
+        # a missing space after a full stop
+        ("Russia backs Beijing on Taiwan.The one-China principle is firm.",
+         ["Russia backs Beijing on Taiwan.", "The one-China principle is firm."]),
+        ("Trade reached $190 billion in 2023.China's exports grew.",
+         ["Trade reached $190 billion in 2023.", "China's exports grew."]),
+        # decimals are not boundaries
+        ("Trade rose 29.5% to $176.4 billion. It is a record.",
+         ["Trade rose 29.5% to $176.4 billion.", "It is a record."]),
+        # a footnote mark after a full stop
+        ("They met in Central Asia.3 The SCO grew.", ["They met in Central Asia.", "The SCO grew."]),
+    ],
+)
+def test_sentence_boundaries(article, expected):
+    assert texts(article) == expected
+
+
+def test_headlines_and_subheadings():
+    article = (
+        "Presidents Putin and Xi sign historic Russia-China gas deal\n\n"
+        "Russia and China in Central Asia\n\n"
+        "China-Russia: unequal and fragile relations\n\n"
+        "– ‘Marriage of convenience’? –\n\n"
+        "Russian expansion into Chinese domains\n\n"
+        "The deal was signed in Shanghai.\n"
+    )
+    assert texts(article) == [
+        "Presidents Putin and Xi sign historic Russia-China gas deal",  # a clause: kept
+        "China-Russia: unequal and fragile relations",  # a verbless predicate: kept
+        "The deal was signed in Shanghai.",
+    ]
+
+
+def test_bullets_and_numbered_points_are_units_without_their_markers():
+    article = "Beijing's list of points are:\n- Ceasing hostilities\n- Resuming peace talks\n1. Keeping plants safe\n  • The Kremlin said no."
+    assert texts(article) == [
+        "Beijing's list of points are:", "Ceasing hostilities", "Resuming peace talks", "Keeping plants safe",
+        "The Kremlin said no.",
+    ]
+
+
+@pytest.mark.parametrize(
+    "article, first",
+    [
+        ("MOSCOW --- China will join the drills, Peskov said.", "China will join the drills, Peskov said."),
+        ("By Alexei Anishchuk SHANGHAI (Reuters) - China and Russia signed a deal.", "China and Russia signed a deal."),
+        ("MOSCOW (UrduPoint News / Sputnik - 21st March, 2023) Russia on Tuesday backed China.", "Russia on Tuesday backed China."),
+        ("WASHINGTON (AP) — The U.S. imposed sanctions.", "The U.S. imposed sanctions."),
+        ("STORY: Russia became China's biggest supplier of oil.", "Russia became China's biggest supplier of oil."),
+    ],
+)
+def test_datelines_are_cut_from_the_first_sentence(article, first):
+    assert texts(article)[0] == first
+
+
+def test_page_furniture_is_dropped():
+    article = (
+        "By Ambra Visentin\n\nMoscow\n\n(Source: Xinhuanet; issued Aug 29, 2018)\n\nMar 20, 2023 / 05:11 PM IST\n\n"
+        "Putin met Xi.\n\nA photo of the two – Copyright POOL/AFP/File\n\n(With inputs from agencies)\n\n"
+        "Previous Post\nUkraine says graves were found\n\nLeave a Reply\n"
+    )
+    assert texts(article) == ["Putin met Xi."]
+
+
+def test_cut_off_last_fragment_is_dropped_but_not_a_whole_last_sentence():
+    assert texts("Putin met Xi. They agreed to expand trade. The deal covers the construc") == [
+        "Putin met Xi.", "They agreed to expand trade."]
+    assert texts("Putin met Xi. They agreed to expand trade.") == ["Putin met Xi.", "They agreed to expand trade."]
+
+
+def test_a_sentence_broken_across_lines_is_joined():
+    article = "Foreign agencies reported that President Xi of China\n\narrival in moscow\n\nthen the capital.\n\nHe left."
+    assert texts(article) == ["Foreign agencies reported that President Xi of China arrival in moscow then the capital.",
+                              "He left."]
+
+
+def test_trailing_agency_credit_is_not_part_of_the_sentence():
+    assert texts("Trade grew.\n\nThe goal is $200 billion by 2024. – Sputnik") == [
+        "Trade grew.", "The goal is $200 billion by 2024."]
+
+
+def test_paragraphs_group_the_units_of_a_line():
+    article = "MOSCOW --- Putin met Xi. They talked.\n\nRussia and China in Central Asia\n\nTrade grew."
+    paras = split_paragraphs(article)
+    assert [p.text for p in paras] == ["Putin met Xi. They talked.", "Trade grew."]
+    assert article[paras[0].start : paras[0].end] == "Putin met Xi. They talked."
+
+
+def test_split_passages_rejects_unknown_unit():
+    with pytest.raises(ValueError, match="sentence"):
+        split_passages("Text.", "word")
+
+
+def test_empty_and_whitespace_articles_have_no_units():
+    assert split_sentences("") == [] and split_sentences("  \n\n ") == []
+
+
+def test_the_corpus_splits_into_at_least_900_units():
+    manifest = [json.loads(l) for l in open(ROOT / "corpus" / "manifest.jsonl")]
+    assert len(manifest) == 88
+    n = sum(len(split_sentences((ROOT / "corpus" / "articles" / f"{m['id']}.txt").read_text())) for m in manifest)
+    assert n >= 900
