@@ -170,6 +170,12 @@ _BASE_VERBS, _INFLECTED_VERBS = _verb_forms()
 _BEFORE_BASE_VERB = frozenset("to will would can could should may might must not they we i you".split())
 # Words after which an "-s" form is a noun ("the talks", "peace deals" are not clauses).
 _BEFORE_NOUN = frozenset("the a an of in on for with at by from their his her its our your and or".split())
+# Finite forms that make a gerund-led heading a clause ("Ceasing fire is the first point").
+_FINITE_BE_HAVE = frozenset("is are was were has have had will would".split())
+# Words in -ing that do not open a gerund phrase: place names and prepositions.
+_ING_NAMES = frozenset(
+    "beijing nanjing chongqing kunming xining during following according regarding concerning including".split()
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 
@@ -216,8 +222,10 @@ def _join_broken_lines(text: str, blocks: list[_Block]) -> list[_Block]:
         if out:
             prev = text[out[-1].start : out[-1].end]
             line = text[block.start : block.end]
+            subheading = _ends_sentence(prev) and len(line.split()) <= 4 and not _ends_sentence(line)
             if not _BULLET.match(line) and (
-                line[0].islower() or (not _ends_sentence(prev) and _CONTINUATION_END.search(prev))
+                (line[0].islower() and not subheading)  # "military cooperation" after a full stop: a sub-heading
+                or (not _ends_sentence(prev) and _CONTINUATION_END.search(prev))
             ):
                 out[-1] = _Block(out[-1].start, block.end)
                 continue
@@ -246,6 +254,9 @@ def _has_clause(line: str) -> bool:
     if re.search(r"\w[^:]*:\s*\S", line):
         return True
     words = [w.replace("’", "'") for w in _WORD.findall(line)]
+    if words and words[0].lower().endswith("ing") and words[0].lower() not in _ING_NAMES:
+        # "Ceasing hostilities", "Keeping nuclear power plants safe": a gerund phrase, not a clause
+        return any(w.lower() in _FINITE_BE_HAVE for w in words[1:])
     for i, word in enumerate(words):
         w, prev = word.lower(), (words[i - 1] if i else "")
         if w in _INFLECTED_VERBS:
@@ -254,7 +265,9 @@ def _has_clause(line: str) -> bool:
             return True
         if w in _BASE_VERBS and i:
             plural_subject = prev.endswith("s") and not prev.endswith("'s")
-            named_subject = word[:1].islower() and (prev[:1].isupper() or "and" in words[:i])
+            # "Russian and Chinese aircraft patrol", but not "X and Joe Biden's phone call"
+            coordinated = "and" in words[:i] and not any(w.endswith("'s") for w in words[:i])
+            named_subject = word[:1].islower() and (prev[:1].isupper() or coordinated)
             named_subject = named_subject or (prev[:1].isupper() and "and" in words[:i])
             if prev.lower() in _BEFORE_BASE_VERB or plural_subject or named_subject:
                 return True
@@ -365,7 +378,7 @@ def _units_by_block(text: str) -> list[list[tuple[int, int]]]:
         begin = _strip_prefix(text, block.start, end)
         is_bullet = bool(_BULLET.match(text, block.start, end))
         spans = [(a, b) for a, b in _sentence_spans(text, begin, end) if re.search(r"[A-Za-z]", text[a:b])]
-        if not is_bullet and _is_heading_line(line):
+        if _is_heading_line(line):  # a heading or a bullet item without a clause is not a unit
             spans = [(a, b) for a, b in spans if _has_clause(text[a:b])]
         if spans:
             grouped.append(spans)

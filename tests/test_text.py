@@ -67,11 +67,38 @@ def test_headlines_and_subheadings():
 
 
 def test_bullets_and_numbered_points_are_units_without_their_markers():
-    article = "Beijing's list of points are:\n- Ceasing hostilities\n- Resuming peace talks\n1. Keeping plants safe\n  • The Kremlin said no."
+    article = (
+        "Beijing's list of points are:\n- The sovereignty of all countries is respected\n"
+        "1. Russia will keep the plants safe\n  • The Kremlin said no."
+    )
     assert texts(article) == [
-        "Beijing's list of points are:", "Ceasing hostilities", "Resuming peace talks", "Keeping plants safe",
-        "The Kremlin said no.",
+        "Beijing's list of points are:", "The sovereignty of all countries is respected",
+        "Russia will keep the plants safe", "The Kremlin said no.",
     ]
+
+
+def test_verbless_bullet_items_are_not_units():
+    # a139: "- Ceasing hostilities" is a gerund phrase, not a clause (CODEBOOK "The unit")
+    article = "The points are:\n- Ceasing hostilities\n- Keeping nuclear power plants safe\n- Talks are resuming\nThe end came."
+    assert texts(article) == ["The points are:", "Talks are resuming", "The end came."]
+
+
+def test_a_heading_named_after_a_city_in_ing_is_still_a_clause():
+    assert texts("Beijing finds it difficult to stand with Moscow\n\nThe US warned China.") == [
+        "Beijing finds it difficult to stand with Moscow", "The US warned China.",
+    ]
+
+
+def test_a_lowercase_subheading_is_not_glued_to_a_finished_sentence():
+    # seed-003: "... the world”.\n\nmilitary cooperation\n\n..."
+    article = "Xi pledged to be “global partners”.\n\nmilitary cooperation\n\nThe armies held drills."
+    assert texts(article) == ["Xi pledged to be “global partners”.", "The armies held drills."]
+
+
+def test_a_noun_phrase_heading_with_and_is_dropped():
+    # seed-004: "The US version and Joe Biden’s ‘non-threatening’ phone call to Xi Jinping"
+    article = "The US version and Joe Biden’s ‘non-threatening’ phone call to Xi Jinping\nBiden warned Xi."
+    assert texts(article) == ["Biden warned Xi."]
 
 
 @pytest.mark.parametrize(
@@ -130,8 +157,11 @@ def test_empty_and_whitespace_articles_have_no_units():
     assert split_sentences("") == [] and split_sentences("  \n\n ") == []
 
 
-def test_the_corpus_splits_into_at_least_900_units():
+def test_every_corpus_article_yields_units():
+    # Under the codebook's unit rules the 88 articles give 897 units (labels/README.md);
+    # a splitter change that loses many of them, or a whole article, fails here.
     manifest = [json.loads(l) for l in open(ROOT / "corpus" / "manifest.jsonl")]
     assert len(manifest) == 88
-    n = sum(len(split_sentences((ROOT / "corpus" / "articles" / f"{m['id']}.txt").read_text())) for m in manifest)
-    assert n >= 900
+    counts = [len(split_sentences((ROOT / "corpus" / "articles" / f"{m['id']}.txt").read_text())) for m in manifest]
+    assert min(counts) >= 1
+    assert sum(counts) >= 880

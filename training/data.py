@@ -24,9 +24,14 @@ CORPUS = ROOT / "corpus"
 REQUIRED = ("id", "doc_id", "sent_idx", "text", "topics", "stance")
 
 
-def unit_id(doc_id: str, text: str) -> str:
-    """A stable record id: the article plus a hash of the unit's text (survives re-numbering)."""
-    return f"{doc_id}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:8]}"
+def unit_id(doc_id: str, text: str, occurrence: int = 1) -> str:
+    """A stable record id: the article plus a hash of the unit's text (survives re-numbering).
+
+    An article that repeats a sentence word for word (a026, a094) gets ``-2`` on the
+    second occurrence, so ids stay unique.
+    """
+    base = f"{doc_id}-{hashlib.sha1(text.encode('utf-8')).hexdigest()[:8]}"
+    return base if occurrence == 1 else f"{base}-{occurrence}"
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
