@@ -106,7 +106,7 @@ class TfidfLogReg:
         texts, Y, s = list(texts), np.asarray(topics), np.asarray(stances)
         self.thresholds_ = np.full(len(TOPICS), 0.5)
         if self.threshold_folds > 1:
-            k = self.threshold_folds
+            k = min(self.threshold_folds, len(set(groups)) if groups is not None else len(texts))
             split = GroupKFold(k).split(texts, groups=groups) if groups is not None else KFold(k).split(texts)
             oof = np.zeros(Y.shape, dtype=float)
             for tr, te in split:
@@ -124,10 +124,12 @@ class SetFitBaseline:
     """The ``setfit`` package as a peer: contrastive sentence-pair fine-tuning of the same
     MiniLM body, one SetFit model for topics (one-vs-rest) and one for stance."""
 
-    def __init__(self, num_iterations: int = 5, epochs: int = 1, batch_size: int = 16, seed: int = 0):
+    def __init__(self, num_iterations: int = 5, epochs: int = 1, batch_size: int = 16, max_steps: int = -1,
+                 seed: int = 0):
         self.num_iterations = num_iterations
         self.epochs = epochs
         self.batch_size = batch_size
+        self.max_steps = max_steps  # caps contrastive steps per model (CPU budget); -1: no cap
         self.seed = seed
 
     def _train(self, texts, labels, multi: bool):
@@ -141,7 +143,7 @@ class SetFitBaseline:
         )
         args = TrainingArguments(
             batch_size=self.batch_size, num_epochs=self.epochs, num_iterations=self.num_iterations,
-            seed=self.seed, report_to="none", show_progress_bar=False,
+            max_steps=self.max_steps, seed=self.seed, report_to="none", show_progress_bar=False,
         )
         data = Dataset.from_dict({"text": list(texts), "label": [list(map(int, l)) if multi else int(l) for l in labels]})
         Trainer(model=model, args=args, train_dataset=data).train()

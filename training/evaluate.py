@@ -89,15 +89,18 @@ def markdown_table(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(LABELS))
+    parser.add_argument("--no-check", action="store_true", help="skip the check against the corpus (other labels)")
     parser.add_argument("--models", nargs="+", default=["majority", "lexicon", "tfidf_logreg", "minilm_frozen_logreg"],
                         choices=list(MODEL_NAMES), help="models to compare (default: the fast ones)")
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS)
     parser.add_argument("--output", default="docs/cv_report.json", help="JSON report (default: docs/cv_report.json)")
     parser.add_argument("--merge", action="store_true", help="add to the models already in --output")
     parser.add_argument("--predictions", help="also write out-of-fold predictions (JSON Lines) here")
+    parser.add_argument("--params", type=json.loads, default={},
+                        help='JSON parameters for the model(s), e.g. \'{"epochs": 3, "threshold_folds": 0}\'')
     args = parser.parse_args(argv)
 
-    ds = load_dataset(args.labels)
+    ds = load_dataset(args.labels, check=not args.no_check)
     texts, groups = ds["text"], ds["doc_id"]
     Y, s = np.array(ds["topics"]), np.array(ds["stance"])
     folds = article_folds(groups, args.folds)
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     preds = {}
     for name in args.models:
         print(f"{name} ...", file=sys.stderr)
-        result, PT, PS, TH = cross_validate(name, texts, Y, s, groups, folds,
+        result, PT, PS, TH = cross_validate(name, texts, Y, s, groups, folds, params=args.params,
                                             log=lambda m: print(m, file=sys.stderr))
         report["models"][name] = result
         preds[name] = (PT, PS, TH)
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 for name, (PT, PS, TH) in preds.items():
                     rec[name] = {"topics": [x for x, p, th in zip(TOPICS, PT[i], TH[i]) if p >= th],
                                  "stance": STANCES[int(PS[i].argmax())],
-                                 "stance_scores": [round(float(v), 3) for v in PS[i]]}
+                                 "topic_scores": [round(float(v), 6) for v in PT[i]],
+                                 "stance_scores": [round(float(v), 6) for v in PS[i]]}
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return 0
 

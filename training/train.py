@@ -30,13 +30,14 @@ class TrainConfig:
     model: str = "minilm_frozen_logreg"
     labels: str = "labels/sentences.jsonl"
     seed: int = 0
+    check_labels: bool = True  # check every record against the corpus splitter (off for labels of other articles)
     params: dict = field(default_factory=dict)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
-        unknown = set(raw) - {"model", "labels", "seed", "params"}
+        unknown = set(raw) - {"model", "labels", "seed", "check_labels", "params"}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}")
         cfg = cls(**raw)
@@ -97,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     labels = Path(args.labels or cfg.labels)
     labels = labels if labels.is_absolute() or labels.exists() else ROOT / labels
-    ds = load_dataset(labels)
+    try:
+        ds = load_dataset(labels, check=cfg.check_labels)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     # exact duplicate sentences are trained on once
     seen, keep = set(), []
     for i, t in enumerate(ds["text"]):
