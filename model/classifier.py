@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 ENCODER_WEIGHTS_NAME = "encoder.safetensors"
+ONNX_ENCODER_NAME = "encoder.int8.onnx"  # written by `entente export-onnx` (model.onnx_backend)
 
 
 def data_hash(texts: Sequence[str], topics: np.ndarray, stances: np.ndarray) -> str:
@@ -199,16 +200,31 @@ class EntenteClassifier:
                     x = torch.from_numpy(X[test_idx])
                     lt, ls = th(x).numpy(), sh(x).numpy()
             topic_logits[test_idx], stance_logits[test_idx] = lt, ls
-        self.thresholds_ = best_thresholds(Y, _sigmoid(topic_logits))
-        ece_raw = expected_calibration_error(_softmax(stance_logits), s)
-        t = fit_temperature(stance_logits, s) if ece_raw > 0.05 else 1.0
+        self.calibrate(Y, _sigmoid(topic_logits), s, stance_logits)
+        self.calibration_["folds"] = k
+
+    def calibrate(self, topics, topic_probs, stances, stance_logits, source: str = "inner folds") -> "EntenteClassifier":
+        """Choose the topic thresholds and the stance temperature on held-out predictions.
+
+        ``topic_probs`` ``[n, 4]`` and ``stance_logits`` ``[n, 3]`` must come from models that
+        did not train on those rows (out-of-fold predictions), with temperature 1. The
+        temperature is fitted only where the expected calibration error exceeds 0.05.
+        """
+        Y, s = np.asarray(topics, dtype=np.int64), np.asarray(stances, dtype=np.int64)
+        logits = np.asarray(stance_logits, dtype=np.float64)
+        if topic_probs is not None:  # None: keep the thresholds as they are (temperature only)
+            self.thresholds_ = best_thresholds(Y, np.asarray(topic_probs, dtype=np.float64))
+        ece_raw = expected_calibration_error(_softmax(logits), s)
+        t = fit_temperature(logits, s) if ece_raw > 0.05 else 1.0
         self.temperature_ = t
         self.calibration_ = {
             "stance_ece_uncalibrated": round(ece_raw, 4),
-            "stance_ece_calibrated": round(expected_calibration_error(_softmax(stance_logits / t), s), 4),
+            "stance_ece_calibrated": round(expected_calibration_error(_softmax(logits / t), s), 4),
             "temperature": round(t, 4),
-            "folds": k,
+            "source": source,
+            "thresholds_from": source if topic_probs is not None else "fixed at 0.5 (no out-of-fold topic probabilities)",
         }
+        return self
 
     def _fit_linear_heads(self, X: np.ndarray, Y: np.ndarray, s: np.ndarray) -> tuple[nn.Linear, nn.Linear]:
         """Logistic regressions on embeddings, copied into torch ``Linear`` heads."""
@@ -296,13 +312,23 @@ class EntenteClassifier:
     def decision_function(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Raw topic and stance logits (before thresholds and temperature)."""
         self._check_fitted()
-        X = torch.from_numpy(self.embed(texts, batch_size))
+        return self.logits_from_embeddings(self.embed(texts, batch_size))
+
+    def logits_from_embeddings(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The heads alone, on embeddings from any encoder backend (torch or ONNX)."""
+        self._check_fitted()
+        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
         with torch.inference_mode():
-            return self.topic_head_(X).numpy(), self.stance_head_(X).numpy()
+            return self.topic_head_(x).numpy(), self.stance_head_(x).numpy()
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Topic probabilities ``[n, 4]`` (independent) and calibrated stance probabilities ``[n, 3]``."""
-        lt, ls = self.decision_function(texts, batch_size)
+        self._check_fitted()
+        return self.proba_from_embeddings(self.embed(texts, batch_size))
+
+    def proba_from_embeddings(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_proba`` on precomputed embeddings ``[n, dim]``."""
+        lt, ls = self.logits_from_embeddings(X)
         return _sigmoid(lt), _softmax(ls / self.temperature_)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -349,6 +375,8 @@ class EntenteClassifier:
             save_file(body, str(path / ENCODER_WEIGHTS_NAME))
         elif (path / ENCODER_WEIGHTS_NAME).exists():
             (path / ENCODER_WEIGHTS_NAME).unlink()
+        # An earlier ONNX export may not match the encoder saved now: `entente export-onnx` redoes it.
+        (path / ONNX_ENCODER_NAME).unlink(missing_ok=True)
         _write_text(path / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
         if metrics is not None:
             _write_text(path / "metrics.json", json.dumps(metrics, indent=2) + "\n")

@@ -105,11 +105,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     for e in errors:
         _error(e)
 
-    from .predict import load_model, score_article
+    from .predict import load_encoder, load_model, score_article
 
     try:
         load_model(args.checkpoint)
-    except (FileNotFoundError, ValueError) as e:
+        load_encoder(args.checkpoint, args.backend)
+    except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
 
     failed = len(errors)
@@ -122,7 +123,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         for src in sources:
             try:
                 text = read_source(src)
-                result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size)
+                result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size,
+                                       backend=args.backend)
                 if not result["passages"]:
                     _warn(f"{src.name}: no sentence to score (only headings or page furniture)")
                 writer.write_article(src.name, result)
@@ -168,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--passage", choices=["sentence", "paragraph"], default="sentence", help="unit to tag (default: sentence)")
     score.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
     score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
+    score.add_argument("--backend", choices=["torch", "onnx"], default="torch",
+                       help="encoder: torch float32 (default) or the int8 ONNX export (see export-onnx)")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary line")
     score.set_defaults(func=cmd_score)
 
@@ -181,18 +185,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     onnx = sub.add_parser("export-onnx", help="write an int8 ONNX encoder into a checkpoint (needs the onnx extra)")
     onnx.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
+    onnx.add_argument("--keep-float32", nargs="*", metavar="KIND", default=None,
+                      help="weight kinds left in float32: query key value attention-output ffn-in ffn-out "
+                           "(default: value ffn-in ffn-out; give none to quantise every weight)")
     onnx.set_defaults(func=cmd_export_onnx)
     return parser
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    try:
-        from .onnx_backend import export_onnx
-    except ImportError as e:
-        raise UsageError(f"ONNX export needs the onnx extra: pip install 'entente[onnx]' ({e})") from None
+    from .onnx_backend import DEFAULT_KEEP_FLOAT32, export_onnx
     from .predict import DEFAULT_CHECKPOINT
 
-    path = export_onnx(args.checkpoint or DEFAULT_CHECKPOINT)
+    keep = DEFAULT_KEEP_FLOAT32 if args.keep_float32 is None else args.keep_float32
+    try:
+        path = export_onnx(args.checkpoint or DEFAULT_CHECKPOINT, keep_float32=keep)
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
     print(f"entente: wrote {path}", file=sys.stderr)
     return 0
 

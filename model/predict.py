@@ -1,7 +1,9 @@
 """The public prediction API: ``predict`` for passages, ``score_article`` for whole articles.
 
 A checkpoint is loaded once per folder and kept in a small cache, so repeated calls
-cost only the encoder's forward pass.
+cost only the encoder's forward pass. Two encoder backends give the embeddings the
+heads read: ``"torch"`` (float32, the default) and ``"onnx"`` (the int8 graph written by
+``entente export-onnx``, run by ONNX Runtime; needs the ``onnx`` extra).
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from .labels import STANCES, TOPICS
 from .text import split_passages
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
 DEFAULT_BATCH_SIZE = 64
+BACKENDS = ("torch", "onnx")
+Backend = Literal["torch", "onnx"]
 
 _cache: dict[str, Any] = {}
 _lock = threading.Lock()
@@ -33,8 +37,28 @@ def load_model(checkpoint: str | Path | None = None):
         return _cache[key]
 
 
-def _records(texts: list[str], model, batch_size: int) -> list[dict]:
-    pt, ps = model.predict_proba(texts, batch_size=batch_size)
+def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch"):
+    """Load (once) the encoder that ``backend`` runs: anything with ``embed(texts, batch_size)``.
+
+    ``"torch"`` is the classifier itself; ``"onnx"`` raises ``ImportError`` without
+    onnxruntime and ``FileNotFoundError`` when the checkpoint has no exported encoder.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return load_model(checkpoint)
+    from .onnx_backend import OnnxEncoder
+
+    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    key = f"{path.resolve()}::onnx"
+    with _lock:
+        if key not in _cache:
+            _cache[key] = OnnxEncoder(path)
+        return _cache[key]
+
+
+def _records(texts: list[str], model, encoder, batch_size: int) -> list[dict]:
+    pt, ps = model.proba_from_embeddings(encoder.embed(texts, batch_size=batch_size))
     out = []
     for text, tp, sp in zip(texts, pt, ps):
         out.append(
@@ -50,17 +74,23 @@ def _records(texts: list[str], model, batch_size: int) -> list[dict]:
 
 
 @overload
-def predict(texts: str, *, checkpoint: str | Path | None = ..., batch_size: int = ...) -> dict: ...
+def predict(
+    texts: str, *, checkpoint: str | Path | None = ..., batch_size: int = ..., backend: Backend = ...
+) -> dict: ...
 @overload
-def predict(texts: Sequence[str], *, checkpoint: str | Path | None = ..., batch_size: int = ...) -> list[dict]: ...
+def predict(
+    texts: Sequence[str], *, checkpoint: str | Path | None = ..., batch_size: int = ..., backend: Backend = ...
+) -> list[dict]: ...
 
 
-def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE):
+def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE, backend="torch"):
     """Tag one passage (a ``str``: returns a dict) or many (a list: returns a list, same order).
 
     Each result has ``text``, ``topics`` (labels at or above their threshold, in the
     order security, energy, taiwan, ukraine), ``topic_scores``, ``stance`` (the most
     probable of cooperative, friction, neutral) and ``stance_scores`` (summing to 1).
+    ``backend`` picks the encoder: ``"torch"`` (float32) or ``"onnx"`` (int8, see
+    ``load_encoder``).
     """
     single = isinstance(texts, str)
     batch = [texts] if single else list(texts)
@@ -71,7 +101,8 @@ def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE):
         raise ValueError("batch_size must be at least 1")
     if not batch:
         return []
-    records = _records(batch, load_model(checkpoint), batch_size)
+    encoder = load_encoder(checkpoint, backend)
+    records = _records(batch, load_model(checkpoint), encoder, batch_size)
     return records[0] if single else records
 
 
@@ -100,6 +131,7 @@ def score_article(
     *,
     checkpoint: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    backend: Backend = "torch",
 ) -> dict:
     """Split an article with the project's splitter and tag every passage.
 
@@ -109,6 +141,7 @@ def score_article(
     if not isinstance(text, str):
         raise TypeError(f"score_article() takes the article as a string, got {type(text).__name__}")
     spans = split_passages(text, passage)
-    preds = predict([p.text for p in spans], checkpoint=checkpoint, batch_size=batch_size) if spans else []
+    texts = [p.text for p in spans]
+    preds = predict(texts, checkpoint=checkpoint, batch_size=batch_size, backend=backend) if spans else []
     passages = [{"index": s.index, "start": s.start, "end": s.end, **p} for s, p in zip(spans, preds)]
     return {"passages": passages, "summary": summarize(passages)}

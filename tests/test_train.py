@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES
@@ -60,3 +61,62 @@ def test_labels_that_fail_the_check_stop_training(tmp_path, capsys):
     path.write_text(cfg)  # the fixture's articles are not in corpus/: the check must refuse them
     assert main(["--config", str(path), "--output", str(tmp_path / "x")]) == 2
     assert "unknown article" in capsys.readouterr().err
+
+
+def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_path):
+    from training import evaluate
+
+    oof = tmp_path / "oof.jsonl"
+    assert evaluate.main(["--labels", str(FIXTURES / "tiny_labels.jsonl"), "--no-check", "--models",
+                          "minilm_frozen_logreg", "--folds", "3", "--params", '{"threshold_folds": 0}',
+                          "--output", str(tmp_path / "cv.json"), "--predictions", str(oof)]) == 0
+    text = open(_config(tmp_path)).read().replace("threshold_folds = 3", "threshold_folds = 0")
+    cfg = tmp_path / "oof.toml"
+    cfg.write_text(text.replace("check_labels = false", f'check_labels = false\noof = "{oof}"'))
+    assert main(["--config", str(cfg), "--output", str(tmp_path / "m"), "--cv-report", str(tmp_path / "none")]) == 0
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["calibration"]["source"] == "out-of-fold: oof.jsonl"
+    # thresholds are the grid's F1-best on those predictions, not the untuned 0.5 everywhere
+    from model.classifier import best_thresholds
+    from training.data import read_jsonl
+
+    rows = [json.loads(line) for line in oof.read_text().splitlines()]
+    labels = {r["id"]: r for r in read_jsonl(FIXTURES / "tiny_labels.jsonl")}
+    Y = np.array([[int(t in labels[r["id"]]["topics"]) for t in ("security", "energy", "taiwan", "ukraine")] for r in rows])
+    P = np.array([r["minilm_frozen_logreg"]["topic_scores"] for r in rows])
+    assert list(config["thresholds"].values()) == pytest.approx(best_thresholds(Y, P).tolist())
+
+
+def test_missing_out_of_fold_predictions_are_a_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    cfg = tmp_path / "oof.toml"
+    cfg.write_text(open(_config(tmp_path)).read().replace("check_labels = false", f'check_labels = false\noof = "{empty}"'))
+    assert main(["--config", str(cfg), "--output", str(tmp_path / "m"), "--cv-report", str(tmp_path / "none")]) == 2
+    assert "no out-of-fold prediction" in capsys.readouterr().err
+
+
+def test_calibrate_only_updates_a_saved_checkpoint_without_retraining(tmp_path):
+    from model.classifier import EntenteClassifier
+    from training import evaluate
+
+    oof = tmp_path / "oof.jsonl"
+    assert evaluate.main(["--labels", str(FIXTURES / "tiny_labels.jsonl"), "--no-check", "--models",
+                          "minilm_frozen_logreg", "--folds", "3", "--params", '{"threshold_folds": 0}',
+                          "--output", str(tmp_path / "cv.json"), "--predictions", str(oof)]) == 0
+    text = open(_config(tmp_path)).read().replace("threshold_folds = 3", "threshold_folds = 0")
+    cfg = tmp_path / "oof.toml"
+    cfg.write_text(text.replace("check_labels = false", f'check_labels = false\noof = "{oof}"'))
+    out = tmp_path / "m"
+    common = ["--config", str(cfg), "--output", str(out), "--cv-report", str(tmp_path / "none")]
+    assert main(common + ["--no-oof"]) == 0
+    before = EntenteClassifier.from_pretrained(out)
+    assert before.thresholds_.tolist() == [0.5] * 4 and before.temperature_ == 1.0
+    assert main(common + ["--calibrate-only"]) == 0
+    after = EntenteClassifier.from_pretrained(out)
+    assert after.calibration_["source"] == "out-of-fold: oof.jsonl"
+    # the heads are untouched: the same logits, only the decisions and the temperature moved
+    for x, y in zip(before.decision_function(SENTENCES), after.decision_function(SENTENCES)):
+        assert np.allclose(x, y)
+    card = (out / "model_card.md").read_text()
+    assert "out-of-fold: oof.jsonl" in card and card.count("- Topic thresholds") == 1

@@ -141,7 +141,10 @@ class SetFitBaseline:
         model = SetFitModel.from_pretrained(
             str(encoder_path()), multi_target_strategy="one-vs-rest" if multi else None
         )
+        import tempfile
+
         args = TrainingArguments(
+            output_dir=tempfile.mkdtemp(prefix="setfit-"), save_strategy="no",  # never write into the repo
             batch_size=self.batch_size, num_epochs=self.epochs, num_iterations=self.num_iterations,
             max_steps=self.max_steps, seed=self.seed, report_to="none", show_progress_bar=False,
         )

@@ -31,19 +31,75 @@ class TrainConfig:
     labels: str = "labels/sentences.jsonl"
     seed: int = 0
     check_labels: bool = True  # check every record against the corpus splitter (off for labels of other articles)
+    # Out-of-fold predictions of this same model (``python -m training.evaluate --predictions``),
+    # to choose thresholds and temperature from when inner folds would cost too much (fine-tuning).
+    oof: str | None = None
     params: dict = field(default_factory=dict)
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
-        unknown = set(raw) - {"model", "labels", "seed", "check_labels", "params"}
+        unknown = set(raw) - {"model", "labels", "seed", "check_labels", "oof", "params"}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}")
         cfg = cls(**raw)
         if cfg.model not in TRAINABLE:
             raise ValueError(f"{path}: model must be one of {TRAINABLE}, not {cfg.model!r}")
         return cfg
+
+
+def read_oof(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold topic probabilities and stance log-probabilities of ``cfg.model`` for every record.
+
+    Read before training starts, so that a missing or stale file fails at once.
+    """
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = {r["id"]: r.get(cfg.model) for r in map(json.loads, lines)}
+    missing = [i for i in ds["id"] if not rows.get(i) or "stance_scores" not in rows[i]]
+    if missing:
+        raise ValueError(f"{path}: no out-of-fold prediction of {cfg.model} for {len(missing)} record(s), "
+                         f"e.g. {missing[0]}; rerun python -m training.evaluate --models {cfg.model} --predictions {path}")
+    # Files written before topic probabilities were recorded give the temperature only.
+    has_topics = all("topic_scores" in rows[i] for i in ds["id"])
+    pt = np.array([rows[i]["topic_scores"] for i in ds["id"]]) if has_topics else None
+    # Scores are stored rounded (3 decimals in older files): floor at half a step so log stays finite.
+    ps = np.clip(np.array([rows[i]["stance_scores"] for i in ds["id"]]), 5e-4, 1.0)
+    return pt, np.log(ps)
+
+
+def recalibrate(path: Path, ds, oof, oof_path: Path | None) -> int:
+    """Re-choose a saved checkpoint's thresholds and temperature from out-of-fold predictions."""
+    from model.classifier import EntenteClassifier
+
+    if oof is None:
+        print("error: --calibrate-only needs an oof file in the config", file=sys.stderr)
+        return 2
+    clf = EntenteClassifier.from_pretrained(path)
+    clf.calibrate(np.array(ds["topics"]), oof[0], np.array(ds["stance"]), oof[1],
+                  source=f"out-of-fold: {oof_path.name}")
+    metrics_file, card_file = path / "metrics.json", path / "model_card.md"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    metrics["calibration"] = clf.calibration_
+    card = card_file.read_text() if card_file.exists() else None
+    if card is not None:  # the card's threshold and temperature lines follow the new values
+        lines = [l for l in card.splitlines() if not l.startswith(("- Topic thresholds", "- Stance temperature"))]
+        at = next((i for i, l in enumerate(lines) if l.startswith("- Intended use")), len(lines))
+        lines[at:at] = _calibration_lines(clf)
+        card = "\n".join(lines) + "\n"
+    clf.save_pretrained(path, metrics=metrics, model_card=card)
+    print(f"calibrated {path}: thresholds {dict(zip(TOPICS, clf.thresholds_.round(2).tolist()))}, "
+          f"temperature {clf.temperature_:.2f}")
+    return 0
+
+
+def _calibration_lines(clf) -> list[str]:
+    return [
+        "- Topic thresholds ("
+        + clf.calibration_.get("thresholds_from", clf.calibration_.get("source", "inner folds by article")) + "): "
+        + ", ".join(f"{t} {v:.2f}" for t, v in zip(TOPICS, clf.thresholds_)),
+        f"- Stance temperature: {clf.temperature_:.2f} ({json.dumps(clf.calibration_)})",
+    ]
 
 
 def build(cfg: TrainConfig):
@@ -59,9 +115,7 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
         f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a 4-label topic head and a 3-class stance head.",
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
-        "- Topic thresholds (out-of-fold, by article): "
-        + ", ".join(f"{t} {v:.2f}" for t, v in zip(TOPICS, clf.thresholds_)),
-        f"- Stance temperature: {clf.temperature_:.2f} ({json.dumps(clf.calibration_)})",
+        *_calibration_lines(clf),
         "- Intended use: English news about China-Russia relations, one sentence at a time; see the codebook.",
         "",
     ]
@@ -90,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="override the config's label file")
     parser.add_argument("--cv-report", default=str(ROOT / "docs" / "cv_report.json"),
                         help="evaluation report whose figures go into metrics.json")
+    parser.add_argument("--no-oof", action="store_true",
+                        help="ignore the config's oof: thresholds 0.5 and temperature 1 until --calibrate-only")
+    parser.add_argument("--calibrate-only", action="store_true",
+                        help="no training: set the checkpoint at --output's thresholds and temperature from the oof")
     args = parser.parse_args(argv)
     try:
         cfg = TrainConfig.from_toml(args.config)
@@ -109,11 +167,25 @@ def main(argv: list[str] | None = None) -> int:
         if t not in seen:
             seen.add(t)
             keep.append(i)
+    full = ds  # out-of-fold predictions cover every record, duplicates included
     ds = ds.select(keep)
+    oof = None
+    if cfg.oof and not args.no_oof:
+        oof_path = Path(cfg.oof) if Path(cfg.oof).is_absolute() or Path(cfg.oof).exists() else ROOT / cfg.oof
+        try:
+            oof = read_oof(cfg, full, oof_path)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    if args.calibrate_only:
+        return recalibrate(Path(args.output), full, oof, oof_path if oof is not None else None)
     clf = build(cfg)
     start = time.perf_counter()
     clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]), groups=ds["doc_id"])
     seconds = time.perf_counter() - start
+    if oof is not None:  # thresholds and temperature from the same model's out-of-fold predictions
+        clf.calibrate(np.array(full["topics"]), oof[0], np.array(full["stance"]), oof[1],
+                      source=f"out-of-fold: {oof_path.name}")
     cv_path = Path(args.cv_report)
     cv = None
     if cv_path.exists():

@@ -1,0 +1,62 @@
+"""The plain-torch MiniLM body gives what transformers' BertModel gives, without importing it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from model.encoder import SentenceEncoder, encoder_path, load_tokenizer, mean_pool, tokenize_sorted
+
+TEXTS = [
+    "Russia will send more gas to China through the Power of Siberia pipeline.",
+    "Kyiv",
+    "Moscow reaffirmed that Taiwan is an inalienable part of China, and Beijing thanked it for its support.",
+]
+
+
+def test_same_tokens_and_embeddings_as_transformers():
+    transformers = pytest.importorskip("transformers")
+    path = str(encoder_path())
+    ours = load_tokenizer()
+    theirs = transformers.AutoTokenizer.from_pretrained(path)
+    assert ours.encode(TEXTS) == theirs(TEXTS, add_special_tokens=True, truncation=False)["input_ids"]
+    encoder = SentenceEncoder().eval()
+    reference = transformers.AutoModel.from_pretrained(path).eval()
+    with torch.inference_mode():
+        for _, batch in tokenize_sorted(ours, TEXTS, batch_size=2):  # one padded batch, one not
+            expected = mean_pool(reference(**batch).last_hidden_state, batch["attention_mask"])
+            assert torch.allclose(encoder(**batch), expected, atol=1e-5)
+    assert set(encoder.body.state_dict()) == set(reference.state_dict())  # checkpoints stay interchangeable
+
+
+def test_training_mode_uses_dropout_and_eval_does_not():
+    encoder = SentenceEncoder()
+    _, batch = next(tokenize_sorted(load_tokenizer(), TEXTS, batch_size=3))
+    encoder.train()
+    a, b = encoder(**batch), encoder(**batch)
+    assert not torch.allclose(a, b)
+    encoder.eval()
+    with torch.inference_mode():
+        assert torch.equal(encoder(**batch), encoder(**batch))
+
+
+def test_scoring_path_does_not_import_heavy_modules(tiny_checkpoint):
+    code = (
+        "import sys; from model import predict; predict('Gas deal.', checkpoint=sys.argv[1]); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'transformers', 'sklearn', 'datasets', 'scipy'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_checkpoint)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_batches_are_sorted_by_length_and_padded_per_batch():
+    texts = ["a b c d e f g h", "a", "a b c", "a b"]
+    batches = list(tokenize_sorted(load_tokenizer(), texts, batch_size=2))
+    assert [list(idx) for idx, _ in batches] == [[1, 3], [2, 0]]
+    widths = [b["input_ids"].shape[1] for _, b in batches]
+    assert widths[0] < widths[1]
+    for idx, b in batches:
+        assert np.array_equal(b["attention_mask"].sum(1).numpy(), (b["input_ids"] != 0).sum(1).numpy())
