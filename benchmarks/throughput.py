@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from model.encoder import available_cores, set_threads, tokenize_sorted  # noqa: E402
+from model.onnx_backend import corpus_sentences  # noqa: E402  (needs no onnx package)
 from model.predict import DEFAULT_BATCH_SIZE, DEFAULT_CHECKPOINT, load_encoder, load_model, predict  # noqa: E402
 from model.text import split_sentences  # noqa: E402
 
@@ -57,11 +58,6 @@ TARGETS = {
     "onnx_ratio_min": 1.5,
     "onnx_agreement_min": 0.99,
 }
-
-
-def corpus_sentences(folder: Path = ROOT / "corpus" / "articles") -> list[str]:
-    """Every unit the project's splitter finds in the corpus, in file order."""
-    return [p.text for f in sorted(folder.glob("*.txt")) for p in split_sentences(f.read_text(encoding="utf-8"))]
 
 
 def cycled(items: list[str], n: int) -> list[str]:
@@ -222,43 +218,31 @@ def onnx_checkpoint(checkpoint: Path, workdir: Path, keep_float32: list[str] | N
     try:
         import onnxruntime  # noqa: F401
 
-        from model.onnx_backend import DEFAULT_KEEP_FLOAT32, export_onnx, onnx_path
+        from model.onnx_backend import export_onnx, onnx_path
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'entente[onnx]')"
     if keep_float32 is None and onnx_path(checkpoint).is_file():
         return checkpoint, "exported in the checkpoint"
     copy = workdir / "checkpoint"
     shutil.copytree(checkpoint, copy)
-    export_onnx(copy, keep_float32=DEFAULT_KEEP_FLOAT32 if keep_float32 is None else keep_float32)
+    export_onnx(copy, keep_float32=keep_float32)
     return copy, "exported by this run into a temporary copy of the checkpoint"
 
 
-def agreement(texts: list[str], checkpoint: Path, onnx_ckpt: Path, batch_size: int) -> dict:
+def int8_agreement(texts: list[str], checkpoint: Path, onnx_ckpt: Path, batch_size: int) -> dict:
     """How often int8 gives the same decisions as float32, and how close its embeddings are."""
-    import numpy as np
+    from model.onnx_backend import agreement
 
-    model = load_model(checkpoint)
     x32 = load_encoder(checkpoint, "torch").embed(texts, batch_size)
     x8 = load_encoder(onnx_ckpt, "onnx").embed(texts, batch_size)
-    (t32, s32), (t8, s8) = model.proba_from_embeddings(x32), model.proba_from_embeddings(x8)
-    same_topics = ((t32 >= model.thresholds_) == (t8 >= model.thresholds_)).all(axis=1)
-    same_stance = s32.argmax(axis=1) == s8.argmax(axis=1)
-    cos = (x32 * x8).sum(axis=1)
-    return {
-        "n": len(texts),
-        "same_topics_and_stance": round(float((same_topics & same_stance).mean()), 4),
-        "same_topics": round(float(same_topics.mean()), 4),
-        "same_stance": round(float(same_stance.mean()), 4),
-        "embedding_cosine_mean": round(float(cos.mean()), 5),
-        "embedding_cosine_min": round(float(cos.min()), 5),
-        "max_abs_score_diff": round(float(max(np.abs(t32 - t8).max(), np.abs(s32 - s8).max())), 4),
-    }
+    return agreement(load_model(checkpoint), x32, x8)
 
 
 # -- the run -------------------------------------------------------------------------
 
 
 def machine() -> dict:
+    """What the figures were measured on (they hold for this machine only)."""
     import numpy
     import torch
 
@@ -285,6 +269,7 @@ def _cpu_name() -> str:
 
 
 def measure(args: argparse.Namespace) -> dict:
+    """Every row, the int8 agreement and the cold starts, as one JSON-ready dict."""
     checkpoint = Path(args.checkpoint)
     unique = corpus_sentences()
     texts = cycled(unique, args.n)
@@ -317,7 +302,7 @@ def measure(args: argparse.Namespace) -> dict:
         rows["setfit_predict"] = {"skipped": "--no-setfit"} if args.no_setfit else setfit_rate(texts, args.batch_size)
         if onnx_ckpt is not None:
             distinct = unique[: len(texts)]  # every corpus sentence once, when --n covers the corpus
-            result["onnx_agreement"] = agreement(distinct, checkpoint, onnx_ckpt, args.batch_size)
+            result["onnx_agreement"] = int8_agreement(distinct, checkpoint, onnx_ckpt, args.batch_size)
         result["cold_start"] = [] if args.cold_repeats == 0 else [
             cold_start(c, b, args.cold_repeats) for c, b in ((checkpoint, "torch"), (onnx_ckpt, "onnx")) if c
         ]
@@ -392,14 +377,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"), help="JSON result file")
     p.add_argument("--n", type=int, default=2000, help="corpus sentences, cycled (default: 2000)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="predict's batch size (default: its default)")
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per row, best kept (default: 3)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per row, interleaved; medians kept (default: 3)")
     p.add_argument("--peer-n", type=int, default=300, help="sentences for the one-call-per-sentence peer (default: 300)")
     p.add_argument("--cold-repeats", type=int, default=3, help="cold-start runs per backend, 0 to skip (default: 3)")
     p.add_argument("--no-setfit", action="store_true", help="skip the setfit peer")
     p.add_argument("--no-reference", action="store_true", help="skip the transformers BertModel row")
     p.add_argument("--onnx-keep-float32", nargs="*", metavar="KIND",
                    help="export a temporary copy with these weight kinds left in float32 (none: all int8), "
-                        "to compare settings; without it the checkpoint's own export (or the default) is used")
+                        "to compare settings; without it the checkpoint's own export is used (else a default one)")
     p.add_argument("--cores", type=int, help="pin this run (and its cold starts) to this many cores "
                    "(default: all available); 1 gives steadier ratios on a machine busy with other work")
     args = p.parse_args(argv)

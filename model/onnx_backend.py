@@ -3,8 +3,9 @@
 ``export_onnx(checkpoint)`` (the command ``entente export-onnx``) writes
 ``encoder.int8.onnx`` into a checkpoint: the transformer body, mean pooling and L2
 normalisation in one graph with dynamic batch and sequence axes, its weight MatMuls
-quantised to int8 per output channel (activations are quantised on the fly), except the
-kinds that int8 would move too far (``DEFAULT_KEEP_FLOAT32``). The heads are not
+quantised to int8 per output channel (activations are quantised on the fly). All of them
+when that keeps the checkpoint's decisions on 99% of the corpus sentences, else all but
+the kinds int8 moves most (``DEFAULT_KEEP_FLOAT32``). The heads are not
 exported: they run as usual on the pooled embedding. ``OnnxEncoder`` runs that graph
 with one intra-op thread per available core.
 
@@ -36,10 +37,41 @@ MATMUL_KINDS = {
     "ffn-in": r"intermediate\.dense\.",
     "ffn-out": r"layer\.\d+\.output\.dense\.",
 }
-# Kinds left in float32 by default. Measured on corpus sentences (docs/performance.md): int8
-# query, key and attention-output weights barely move the heads' logits, while int8 value and
-# feed-forward weights flip decisions near a threshold for several percent of sentences.
+# The fallback when int8 everywhere changes too many decisions. Measured on corpus sentences
+# (docs/performance.md): int8 query, key and attention-output weights barely move the heads'
+# logits, while int8 value and feed-forward weights can flip decisions near a threshold.
 DEFAULT_KEEP_FLOAT32 = ("value", "ffn-in", "ffn-out")
+# What an export without explicit kinds tries, fastest first: the first to give the same topics
+# and stance as float32 on MIN_AGREEMENT of the calibration sentences is kept.
+CANDIDATES = ((), DEFAULT_KEEP_FLOAT32)
+MIN_AGREEMENT = 0.99
+CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
+
+
+def corpus_sentences(folder: Path = CORPUS) -> list[str]:
+    """Every unit the project's splitter finds in the corpus articles, in file order
+    (none when the package runs without its repository)."""
+    from .text import split_sentences
+
+    return [p.text for f in sorted(folder.glob("*.txt")) for p in split_sentences(f.read_text(encoding="utf-8"))]
+
+
+def agreement(model, x32: np.ndarray, x8: np.ndarray) -> dict:
+    """How often embeddings ``x8`` lead ``model``'s heads to the decisions ``x32`` leads them to,
+    and how close the two are."""
+    (t32, s32), (t8, s8) = model.proba_from_embeddings(x32), model.proba_from_embeddings(x8)
+    same_topics = ((t32 >= model.thresholds_) == (t8 >= model.thresholds_)).all(axis=1)
+    same_stance = s32.argmax(axis=1) == s8.argmax(axis=1)
+    cos = (x32 * x8).sum(axis=1)
+    return {
+        "n": len(x32),
+        "same_topics_and_stance": round(float((same_topics & same_stance).mean()), 4),
+        "same_topics": round(float(same_topics.mean()), 4),
+        "same_stance": round(float(same_stance.mean()), 4),
+        "embedding_cosine_mean": round(float(cos.mean()), 5),
+        "embedding_cosine_min": round(float(cos.min()), 5),
+        "max_abs_score_diff": round(float(max(np.abs(t32 - t8).max(), np.abs(s32 - s8).max())), 4),
+    }
 
 
 def _require(module: str, what: str):
@@ -136,14 +168,21 @@ def _quantize(src: Path, dst: Path, encoder, keep_float32: Sequence[str]) -> dic
     }
 
 
-def export_onnx(checkpoint: str | Path, keep_float32: Sequence[str] = DEFAULT_KEEP_FLOAT32) -> Path:
+def export_onnx(
+    checkpoint: str | Path,
+    keep_float32: Sequence[str] | None = None,
+    calibration: Sequence[str] | None = None,
+    min_agreement: float = MIN_AGREEMENT,
+) -> Path:
     """Write ``encoder.int8.onnx`` into ``checkpoint`` and record it in its ``config.json``.
 
     The encoder exported is the checkpoint's own (fine-tuned weights when it has them).
-    ``keep_float32`` names the kinds of weight (keys of ``MATMUL_KINDS``) left unquantised;
-    ``()`` quantises every one. Returns the path of the ONNX file.
+    ``keep_float32`` names the kinds of weight (keys of ``MATMUL_KINDS``) left unquantised,
+    ``()`` for none. Without it, the settings in ``CANDIDATES`` are tried fastest first and the
+    first whose decisions match float32 on ``min_agreement`` of the ``calibration`` sentences
+    (default: the corpus) is kept; how each fared is recorded. Returns the ONNX file's path.
     """
-    unknown = sorted(set(keep_float32) - set(MATMUL_KINDS))
+    unknown = sorted(set(keep_float32 or ()) - set(MATMUL_KINDS))
     if unknown:
         raise ValueError(f"unknown weight kind(s) {', '.join(unknown)}; choose from {', '.join(MATMUL_KINDS)}")
     _require("onnx", "ONNX export")
@@ -152,11 +191,22 @@ def export_onnx(checkpoint: str | Path, keep_float32: Sequence[str] = DEFAULT_KE
 
     path = Path(checkpoint)
     model = load_model(path)
+    texts = [] if keep_float32 is not None else list(corpus_sentences() if calibration is None else calibration)
+    candidates = [tuple(keep_float32)] if keep_float32 is not None else list(CANDIDATES) if texts else [DEFAULT_KEEP_FLOAT32]
     dst = onnx_path(path)
     with tempfile.TemporaryDirectory(prefix="entente-onnx-") as tmp:
         fp32, int8 = Path(tmp) / "encoder.fp32.onnx", Path(tmp) / dst.name
         _export_float32(model.encoder_, fp32)
-        quantization = _quantize(fp32, int8, model.encoder_, tuple(keep_float32))
+        x32 = model.embed(texts) if texts else None
+        tried = []
+        for keep in candidates:
+            quantization = _quantize(fp32, int8, model.encoder_, keep)
+            if x32 is not None:
+                quantization["agreement"] = agreement(model, x32, OnnxEncoder(path, int8).embed(texts))
+                tried.append({"float32": list(keep), **quantization["agreement"]})
+                if quantization["agreement"]["same_topics_and_stance"] >= min_agreement:
+                    break
+        quantization["choice"] = _choice(keep_float32, len(texts), min_agreement, tried)
         int8.replace(dst)
     config = json.loads((path / CONFIG_NAME).read_text())
     config["onnx"] = {
@@ -165,6 +215,16 @@ def export_onnx(checkpoint: str | Path, keep_float32: Sequence[str] = DEFAULT_KE
     }
     _write_text(path / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
     return dst
+
+
+def _choice(keep_float32, n_texts: int, min_agreement: float, tried: list[dict]) -> dict:
+    """How the quantised weights were chosen, for config.json."""
+    if keep_float32 is not None:
+        return {"how": "as requested"}
+    if not tried:
+        return {"how": "fallback: no calibration sentences (corpus/articles not found)"}
+    return {"how": f"fastest setting with the same decisions as float32 on >= {min_agreement:.0%} "
+                   f"of {n_texts} corpus sentences (else the last tried)", "tried": tried}
 
 
 def session_options():
@@ -182,9 +242,9 @@ def session_options():
 class OnnxEncoder:
     """The exported int8 encoder of a checkpoint: ``embed(texts)`` like the torch encoder's."""
 
-    def __init__(self, checkpoint: str | Path):
+    def __init__(self, checkpoint: str | Path, file: Path | None = None):
         ort = _require("onnxruntime", "the ONNX backend")
-        file = onnx_path(checkpoint)
+        file = onnx_path(checkpoint) if file is None else file
         if not file.is_file():
             raise FileNotFoundError(
                 f"checkpoint {checkpoint} has no ONNX encoder ({file.name}); "

@@ -22,7 +22,8 @@ def test_benchmark_writes_table_and_json(tiny_checkpoint, tmp_path, capsys):
     ckpt = shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")  # no export: the run makes a temporary one
     out = tmp_path / "results.json"
     code = bench.main(["--checkpoint", str(ckpt), "--output", str(out), "--n", "24", "--batch-size", "8",
-                       "--repeats", "1", "--peer-n", "3", "--cold-repeats", "1", "--no-setfit", "--no-reference"])
+                       "--repeats", "1", "--peer-n", "3", "--cold-repeats", "1", "--no-setfit", "--no-reference",
+                       "--onnx-keep-float32", "value", "ffn-in", "ffn-out"])
     assert code == 0
     result = json.loads(out.read_text())
     assert {"machine", "checkpoint", "n", "throughput", "cold_start", "onnx", "onnx_agreement", "checks",

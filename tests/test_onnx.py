@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 
 from model import predict  # noqa: E402
 from model.cli import main  # noqa: E402
-from model.onnx_backend import MATMUL_KINDS, OnnxEncoder, export_onnx  # noqa: E402
+from model.onnx_backend import DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, OnnxEncoder, export_onnx  # noqa: E402
 from model.predict import load_encoder, load_model  # noqa: E402
 
 TEXTS = [
@@ -32,9 +32,9 @@ def _copy(src, dst):
 
 @pytest.fixture(scope="module")
 def int8_checkpoint(tiny_checkpoint, tmp_path_factory):
-    """The tiny checkpoint with the default export, written by the command line."""
+    """The tiny checkpoint exported by the command line, with the fallback's float32 kinds."""
     path = _copy(tiny_checkpoint, tmp_path_factory.mktemp("onnx") / "tiny")
-    assert main(["export-onnx", "--checkpoint", str(path)]) == 0
+    assert main(["export-onnx", "--checkpoint", str(path), "--keep-float32", *DEFAULT_KEEP_FLOAT32]) == 0
     return path
 
 
@@ -59,9 +59,19 @@ def test_export_writes_a_quantised_graph_and_records_it(int8_checkpoint):
     assert not any(n.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt")) for n in names)
     cfg = json.loads((int8_checkpoint / "config.json").read_text())["onnx"]
     assert cfg["file"] == "encoder.int8.onnx" and cfg["quantization"]["per_channel"] is True
+    assert cfg["quantization"]["choice"] == {"how": "as requested"}
     assert cfg["quantization"]["matmuls_int8"] == 18 and cfg["quantization"]["matmuls_float32"] == 18
     ops = [n.op_type for n in onnx.load(str(int8_checkpoint / "encoder.int8.onnx")).graph.node]
     assert ops.count("MatMulInteger") == 18
+
+
+def test_automatic_choice_tries_all_int8_first_then_falls_back(tiny_checkpoint, tmp_path):
+    path = _copy(tiny_checkpoint, tmp_path / "auto")
+    export_onnx(path, calibration=TEXTS, min_agreement=1.01)  # unreachable: every candidate is tried
+    q = json.loads((path / "config.json").read_text())["onnx"]["quantization"]
+    assert [t["float32"] for t in q["choice"]["tried"]] == [[], list(DEFAULT_KEEP_FLOAT32)]
+    assert q["float32"] == sorted(DEFAULT_KEEP_FLOAT32) and q["agreement"]["n"] == len(TEXTS)
+    assert 0 <= q["agreement"]["same_topics_and_stance"] <= 1
 
 
 def test_float_graph_matches_torch_exactly(float_checkpoint):
