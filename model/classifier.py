@@ -212,8 +212,7 @@ class EntenteClassifier:
         """
         Y, s = np.asarray(topics, dtype=np.int64), np.asarray(stances, dtype=np.int64)
         logits = np.asarray(stance_logits, dtype=np.float64)
-        if topic_probs is not None:  # None: keep the thresholds as they are (temperature only)
-            self.thresholds_ = best_thresholds(Y, np.asarray(topic_probs, dtype=np.float64))
+        self.thresholds_ = best_thresholds(Y, np.asarray(topic_probs, dtype=np.float64))
         ece_raw = expected_calibration_error(_softmax(logits), s)
         t = fit_temperature(logits, s) if ece_raw > 0.05 else 1.0
         self.temperature_ = t
@@ -222,7 +221,6 @@ class EntenteClassifier:
             "stance_ece_calibrated": round(expected_calibration_error(_softmax(logits / t), s), 4),
             "temperature": round(t, 4),
             "source": source,
-            "thresholds_from": source if topic_probs is not None else "fixed at 0.5 (no out-of-fold topic probabilities)",
         }
         return self
 

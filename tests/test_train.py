@@ -63,7 +63,8 @@ def test_labels_that_fail_the_check_stop_training(tmp_path, capsys):
     assert "unknown article" in capsys.readouterr().err
 
 
-def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_path):
+def _oof_config(tmp_path):
+    """Out-of-fold predictions of a frozen model on the fixture, and a config that points at them."""
     from training import evaluate
 
     oof = tmp_path / "oof.jsonl"
@@ -73,6 +74,11 @@ def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_pa
     text = open(_config(tmp_path)).read().replace("threshold_folds = 3", "threshold_folds = 0")
     cfg = tmp_path / "oof.toml"
     cfg.write_text(text.replace("check_labels = false", f'check_labels = false\noof = "{oof}"'))
+    return oof, cfg
+
+
+def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_path):
+    oof, cfg = _oof_config(tmp_path)
     assert main(["--config", str(cfg), "--output", str(tmp_path / "m"), "--cv-report", str(tmp_path / "none")]) == 0
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["calibration"]["source"] == "out-of-fold: oof.jsonl"
@@ -98,15 +104,7 @@ def test_missing_out_of_fold_predictions_are_a_clear_error(tmp_path, capsys):
 
 def test_calibrate_only_updates_a_saved_checkpoint_without_retraining(tmp_path):
     from model.classifier import EntenteClassifier
-    from training import evaluate
-
-    oof = tmp_path / "oof.jsonl"
-    assert evaluate.main(["--labels", str(FIXTURES / "tiny_labels.jsonl"), "--no-check", "--models",
-                          "minilm_frozen_logreg", "--folds", "3", "--params", '{"threshold_folds": 0}',
-                          "--output", str(tmp_path / "cv.json"), "--predictions", str(oof)]) == 0
-    text = open(_config(tmp_path)).read().replace("threshold_folds = 3", "threshold_folds = 0")
-    cfg = tmp_path / "oof.toml"
-    cfg.write_text(text.replace("check_labels = false", f'check_labels = false\noof = "{oof}"'))
+    oof, cfg = _oof_config(tmp_path)
     out = tmp_path / "m"
     common = ["--config", str(cfg), "--output", str(out), "--cv-report", str(tmp_path / "none")]
     assert main(common + ["--no-oof"]) == 0

@@ -56,50 +56,37 @@ def read_oof(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = {r["id"]: r.get(cfg.model) for r in map(json.loads, lines)}
-    missing = [i for i in ds["id"] if not rows.get(i) or "stance_scores" not in rows[i]]
+    keys = {"topic_scores", "stance_scores"}
+    missing = [i for i in ds["id"] if not rows.get(i) or not keys <= set(rows[i])]
     if missing:
         raise ValueError(f"{path}: no out-of-fold prediction of {cfg.model} for {len(missing)} record(s), "
                          f"e.g. {missing[0]}; rerun python -m training.evaluate --models {cfg.model} --predictions {path}")
-    # Files written before topic probabilities were recorded give the temperature only.
-    has_topics = all("topic_scores" in rows[i] for i in ds["id"])
-    pt = np.array([rows[i]["topic_scores"] for i in ds["id"]]) if has_topics else None
-    # Scores are stored rounded (3 decimals in older files): floor at half a step so log stays finite.
+    pt = np.array([rows[i]["topic_scores"] for i in ds["id"]])
+    # Scores are stored rounded: a floor keeps the log-probabilities finite.
     ps = np.clip(np.array([rows[i]["stance_scores"] for i in ds["id"]]), 5e-4, 1.0)
     return pt, np.log(ps)
 
 
-def recalibrate(path: Path, ds, oof, oof_path: Path | None) -> int:
+def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
+    """The model's grouped cross-validation figures from the evaluation report, if it has them."""
+    return json.loads(path.read_text()).get("models", {}).get(cfg.model) if path.exists() else None
+
+
+def recalibrate(cfg: TrainConfig, path: Path, ds, oof, oof_path: Path, cv: dict | None) -> int:
     """Re-choose a saved checkpoint's thresholds and temperature from out-of-fold predictions."""
     from model.classifier import EntenteClassifier
 
-    if oof is None:
-        print("error: --calibrate-only needs an oof file in the config", file=sys.stderr)
-        return 2
     clf = EntenteClassifier.from_pretrained(path)
     clf.calibrate(np.array(ds["topics"]), oof[0], np.array(ds["stance"]), oof[1],
                   source=f"out-of-fold: {oof_path.name}")
-    metrics_file, card_file = path / "metrics.json", path / "model_card.md"
+    metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    metrics["calibration"] = clf.calibration_
-    card = card_file.read_text() if card_file.exists() else None
-    if card is not None:  # the card's threshold and temperature lines follow the new values
-        lines = [l for l in card.splitlines() if not l.startswith(("- Topic thresholds", "- Stance temperature"))]
-        at = next((i for i, l in enumerate(lines) if l.startswith("- Intended use")), len(lines))
-        lines[at:at] = _calibration_lines(clf)
-        card = "\n".join(lines) + "\n"
+    metrics.update(calibration=clf.calibration_, cross_validation=cv)
+    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf)
     clf.save_pretrained(path, metrics=metrics, model_card=card)
     print(f"calibrated {path}: thresholds {dict(zip(TOPICS, clf.thresholds_.round(2).tolist()))}, "
           f"temperature {clf.temperature_:.2f}")
     return 0
-
-
-def _calibration_lines(clf) -> list[str]:
-    return [
-        "- Topic thresholds ("
-        + clf.calibration_.get("thresholds_from", clf.calibration_.get("source", "inner folds by article")) + "): "
-        + ", ".join(f"{t} {v:.2f}" for t, v in zip(TOPICS, clf.thresholds_)),
-        f"- Stance temperature: {clf.temperature_:.2f} ({json.dumps(clf.calibration_)})",
-    ]
 
 
 def build(cfg: TrainConfig):
@@ -115,7 +102,9 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
         f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a 4-label topic head and a 3-class stance head.",
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
-        *_calibration_lines(clf),
+        f"- Topic thresholds ({clf.calibration_.get('source', 'untuned')}): "
+        + ", ".join(f"{t} {v:.2f}" for t, v in zip(TOPICS, clf.thresholds_)),
+        f"- Stance temperature: {clf.temperature_:.2f} ({json.dumps(clf.calibration_)})",
         "- Intended use: English news about China-Russia relations, one sentence at a time; see the codebook.",
         "",
     ]
@@ -177,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    cv = read_cv(cfg, Path(args.cv_report))
     if args.calibrate_only:
-        return recalibrate(Path(args.output), full, oof, oof_path if oof is not None else None)
+        if oof is None:
+            print("error: --calibrate-only needs an oof file in the config", file=sys.stderr)
+            return 2
+        return recalibrate(cfg, Path(args.output), full, oof, oof_path, cv)
     clf = build(cfg)
     start = time.perf_counter()
     clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]), groups=ds["doc_id"])
@@ -186,10 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     if oof is not None:  # thresholds and temperature from the same model's out-of-fold predictions
         clf.calibrate(np.array(full["topics"]), oof[0], np.array(full["stance"]), oof[1],
                       source=f"out-of-fold: {oof_path.name}")
-    cv_path = Path(args.cv_report)
-    cv = None
-    if cv_path.exists():
-        cv = json.loads(cv_path.read_text()).get("models", {}).get(cfg.model)
     metrics = {"model": cfg.model, "train_seconds": round(seconds, 1), "n_train": len(ds),
                "calibration": clf.calibration_, "cross_validation": cv}
     clf.save_pretrained(args.output, metrics=metrics, model_card=model_card(cfg, cv, seconds, len(ds), clf))
