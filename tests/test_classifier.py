@@ -55,6 +55,34 @@ def test_thresholds_are_applied_as_saved(tiny_checkpoint, tmp_path):
         assert Y[0, 1] == expected
 
 
+def test_keyword_cue_calibration_is_fitted_saved_and_applied(tiny_model, tmp_path):
+    """Where the out-of-fold logit says nothing and the codebook cue decides the label,
+    calibration must weigh the cue, save that weight, and apply it after loading."""
+    texts = [f"Talks on Crimea, round {i}." for i in range(20)] + [f"Talks on trade, round {i}." for i in range(20)]
+    Y = np.zeros((40, 4), dtype=int)
+    Y[:20, 3] = 1  # ukraine exactly where the cue "Crimea" is
+    Y[::2, 1] = 1  # energy: unrelated to any cue
+    rng = np.random.default_rng(0)
+    probs = rng.uniform(0.3, 0.7, size=(40, 4))  # uninformative head
+    s, logits = np.arange(40) % 3, rng.normal(size=(40, 3))
+    m = EntenteClassifier.from_pretrained(tiny_model.save_pretrained(tmp_path / "base"))
+    m.calibrate(texts, Y, probs, s, logits)
+    assert m.topic_calibration_[3, 1] > 2 and abs(m.topic_calibration_[1, 1]) < 0.5  # cue weights
+    pt, _ = m.predict_proba(["Talks on Crimea, round 99.", "Talks on trade, round 99."])
+    assert pt[0, 3] > 0.7 > 0.3 > pt[1, 3]
+    assert m.predict(["Talks on Crimea, round 99."])[0][0, 3] == 1
+    loaded = EntenteClassifier.from_pretrained(m.save_pretrained(tmp_path / "cued"))
+    assert np.array_equal(loaded.topic_calibration_, m.topic_calibration_)
+    assert np.array_equal(loaded.predict_proba(texts[:3])[0], m.predict_proba(texts[:3])[0])
+    no_cues = EntenteClassifier(topic_cues=False).calibrate(texts, Y, probs, s, logits)
+    assert not no_cues.topic_calibration_[:, 1].any()
+
+
+def test_calibrate_refuses_inputs_of_different_lengths():
+    with pytest.raises(ValueError, match="differ in length"):
+        EntenteClassifier().calibrate(["a", "b"], np.zeros((3, 4)), np.zeros((3, 4)), np.zeros(3), np.zeros((3, 3)))
+
+
 def test_same_seed_same_predictions(tiny_dataset):
     ds = tiny_dataset
     args = (ds["text"], np.array(ds["topics"]), np.array(ds["stance"]))

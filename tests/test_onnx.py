@@ -46,8 +46,8 @@ def float_checkpoint(tiny_checkpoint, tmp_path_factory):
     return path
 
 
-def _decisions(model, X):
-    pt, ps = model.proba_from_embeddings(X)
+def _decisions(model, texts, X):
+    pt, ps = model.proba_from_embeddings(X, texts)
     return pt >= model.thresholds_, ps.argmax(axis=1)
 
 
@@ -79,7 +79,7 @@ def test_float_graph_matches_torch_exactly(float_checkpoint):
     x32 = model.embed(TEXTS, batch_size=2)
     xo = OnnxEncoder(float_checkpoint).embed(TEXTS, batch_size=2)  # dynamic batch and token axes
     assert np.abs(x32 - xo).max() < 1e-4
-    for a, b in zip(_decisions(model, x32), _decisions(model, xo)):
+    for a, b in zip(_decisions(model, TEXTS, x32), _decisions(model, TEXTS, xo)):
         assert np.array_equal(a, b)
 
 
@@ -89,7 +89,7 @@ def test_int8_embeddings_are_close_and_decisions_agree(int8_checkpoint, tiny_dat
     x32, x8 = model.embed(texts), load_encoder(int8_checkpoint, "onnx").embed(texts)
     cos = (x32 * x8).sum(axis=1)
     assert cos.min() > 0.99 and np.allclose(np.linalg.norm(x8, axis=1), 1, atol=1e-4)
-    (t32, s32), (t8, s8) = _decisions(model, x32), _decisions(model, x8)
+    (t32, s32), (t8, s8) = _decisions(model, texts, x32), _decisions(model, texts, x8)
     assert (t32 == t8).all(axis=1).mean() >= 0.9 and (s32 == s8).mean() >= 0.9
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from model.classifier import EntenteClassifier, best_thresholds
+from model.cues import topic_cues
 from model.labels import STANCES, TOPICS
 
 
@@ -31,16 +32,7 @@ class MajorityBaseline:
         return np.tile(self.topic_prior_, (n, 1)), np.tile(self.stance_prior_, (n, 1))
 
 
-# Keyword cues taken from the codebook's tables (a reference point, not a labeller).
-TOPIC_LEXICON = {
-    "security": r"militar|defen[cs]e|army|armed forces|troops?|navy|naval|drills?|exercises?|patrols?|weapons?|arms\b|"
-    r"missiles?|nuclear (?:forces|weapons|arsenal)|drones?|nato|aukus|quad\b|alliance|bloc|security|bombers?|"
-    r"warships?|border dispute|colou?r revolution",
-    "energy": r"\bgas\b|\boil\b|pipeline|lng|energy|coal|electricity|crude|gazprom|rosneft|cnpc|power of siberia|"
-    r"barrels?|cubic met|nuclear power|petroleum",
-    "taiwan": r"taiwan|one-china|one china|cross-strait|taipei|reunification",
-    "ukraine": r"ukrain|crimea|donbas|kyiv|kiev|zelensk|invasion|special military operation|the war\b",
-}
+# Stance cues for the keyword baseline (the topic cues live in model/cues.py, which the classifier uses too).
 STANCE_LEXICON = {
     "cooperative": r"cooperat|partner|friend|ties|support|agree|signed|deal|joint|together|strengthen|deepen|"
     r"solidarity|mutual|close|alliance|welcom|praise|common|shared|boost|expand",
@@ -54,12 +46,11 @@ class LexiconBaseline:
 
     def fit(self, texts, topics, stances, groups=None):
         self.thresholds_ = np.full(len(TOPICS), 0.5)
-        self._topic = [re.compile(TOPIC_LEXICON[t], re.I) for t in TOPICS]
         self._stance = {k: re.compile(v, re.I) for k, v in STANCE_LEXICON.items()}
         return self
 
     def predict_proba(self, texts):
-        PT = np.array([[1.0 if rx.search(t) else 0.0 for rx in self._topic] for t in texts]).reshape(-1, len(TOPICS))
+        PT = topic_cues(texts)
         PS = np.zeros((len(texts), len(STANCES)))
         for i, t in enumerate(texts):
             c = len(self._stance["cooperative"].findall(t))
