@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from tests.conftest import FIXTURES
 from training.evaluate import article_folds, cross_validate, main, train_indices
@@ -53,3 +54,39 @@ def test_same_folds_for_every_model():
     r1 = cross_validate("majority", ds["text"], Y, s, ds["doc_id"], folds, log=lambda m: None)[0]
     r2 = cross_validate("majority", ds["text"], Y, s, ds["doc_id"], article_folds(ds["doc_id"], 3), log=lambda m: None)[0]
     assert r1["stance"] == r2["stance"]
+
+
+def test_calibration_by_other_folds_never_sees_the_folds_own_labels():
+    from training.evaluate import calibrated_by_other_folds
+
+    rng = np.random.default_rng(0)
+    n = 60
+    texts = [f"Sentence {i} on {'gas' if i % 3 else 'trade'}." for i in range(n)]
+    Y = (rng.uniform(size=(n, 4)) < 0.4).astype(int)
+    PT = np.clip(Y * 0.6 + rng.uniform(0, 0.4, size=(n, 4)), 0.01, 0.99)
+    s = rng.integers(0, 3, n)
+    PS = rng.dirichlet(np.ones(3), size=n)
+    folds = article_folds([str(i // 6) for i in range(n)], 5)
+    a = calibrated_by_other_folds(texts, Y, PT, s, PS, folds)
+    Y2, s2 = Y.copy(), s.copy()
+    Y2[folds[0]], s2[folds[0]] = 1 - Y2[folds[0]], (s2[folds[0]] + 1) % 3  # change only fold 0's labels
+    b = calibrated_by_other_folds(texts, Y2, PT, s2, PS, folds)
+    for x, y in zip(a, b):
+        assert np.array_equal(x[folds[0]], y[folds[0]])  # fold 0 is calibrated without its own labels
+        assert not np.array_equal(x[folds[1]], y[folds[1]])  # the others do see them
+
+
+def test_figures_can_be_recomputed_from_saved_predictions(tmp_path):
+    """A fine-tuned-style run (no inner folds) is scored calibrated by the other folds,
+    with its raw figures kept; rescoring its predictions file gives the same report."""
+    out, preds = tmp_path / "cv.json", tmp_path / "oof.jsonl"
+    common = ["--labels", str(FIXTURES / "tiny_labels.jsonl"), "--no-check", "--models", "minilm_frozen_logreg",
+              "--folds", "3", "--params", '{"threshold_folds": 0}']
+    assert main(common + ["--output", str(out), "--predictions", str(preds)]) == 0
+    first = json.loads(out.read_text())["models"]["minilm_frozen_logreg"]
+    assert first["calibration"].startswith("by the other folds") and "uncalibrated" in first
+    again = tmp_path / "again.json"
+    assert main(common + ["--output", str(again), "--from-predictions", str(preds)]) == 0
+    second = json.loads(again.read_text())["models"]["minilm_frozen_logreg"]
+    assert second["topics"] == first["topics"] and second["stance"]["macro_f1"] == first["stance"]["macro_f1"]
+    assert second["stance"]["ece"] == pytest.approx(first["stance"]["ece"], abs=2e-3)  # scores stored rounded

@@ -82,15 +82,21 @@ def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_pa
     assert main(["--config", str(cfg), "--output", str(tmp_path / "m"), "--cv-report", str(tmp_path / "none")]) == 0
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["calibration"]["source"] == "out-of-fold: oof.jsonl"
-    # thresholds are the grid's F1-best on those predictions, not the untuned 0.5 everywhere
+    # thresholds are the grid's F1-best on those predictions as calibrated by the saved
+    # logit and cue weights, not the untuned 0.5 everywhere
     from model.classifier import best_thresholds
+    from model.cues import topic_cues
     from training.data import read_jsonl
 
     rows = [json.loads(line) for line in oof.read_text().splitlines()]
     labels = {r["id"]: r for r in read_jsonl(FIXTURES / "tiny_labels.jsonl")}
-    Y = np.array([[int(t in labels[r["id"]]["topics"]) for t in ("security", "energy", "taiwan", "ukraine")] for r in rows])
-    P = np.array([r["minilm_frozen_logreg"]["topic_scores"] for r in rows])
-    assert list(config["thresholds"].values()) == pytest.approx(best_thresholds(Y, P).tolist())
+    topics = ("security", "energy", "taiwan", "ukraine")
+    Y = np.array([[int(t in labels[r["id"]]["topics"]) for t in topics] for r in rows])
+    P = np.clip(np.array([r["minilm_frozen_logreg"]["topic_scores"] for r in rows]), 1e-6, 1 - 1e-6)
+    cal = np.array([[config["topic_calibration"][t][k] for k in ("logit", "cue", "bias")] for t in topics])
+    z = cal[:, 0] * np.log(P / (1 - P)) + cal[:, 1] * topic_cues([r["text"] for r in rows]) + cal[:, 2]
+    assert not np.allclose(cal, [1, 0, 0])
+    assert list(config["thresholds"].values()) == pytest.approx(best_thresholds(Y, 1 / (1 + np.exp(-z))).tolist())
 
 
 def test_missing_out_of_fold_predictions_are_a_clear_error(tmp_path, capsys):

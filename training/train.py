@@ -54,17 +54,10 @@ def read_oof(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     Read before training starts, so that a missing or stale file fails at once.
     """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = {r["id"]: r.get(cfg.model) for r in map(json.loads, lines)}
-    keys = {"topic_scores", "stance_scores"}
-    missing = [i for i in ds["id"] if not rows.get(i) or not keys <= set(rows[i])]
-    if missing:
-        raise ValueError(f"{path}: no out-of-fold prediction of {cfg.model} for {len(missing)} record(s), "
-                         f"e.g. {missing[0]}; rerun python -m training.evaluate --models {cfg.model} --predictions {path}")
-    pt = np.array([rows[i]["topic_scores"] for i in ds["id"]])
-    # Scores are stored rounded: a floor keeps the log-probabilities finite.
-    ps = np.clip(np.array([rows[i]["stance_scores"] for i in ds["id"]]), 5e-4, 1.0)
-    return pt, np.log(ps)
+    from training.evaluate import OOF_FLOOR, read_predictions
+
+    pt, ps = read_predictions(path, cfg.model, ds["id"])
+    return pt, np.log(np.clip(ps, OOF_FLOOR, 1.0))
 
 
 def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
@@ -77,7 +70,7 @@ def recalibrate(cfg: TrainConfig, path: Path, ds, oof, oof_path: Path, cv: dict 
     from model.classifier import EntenteClassifier
 
     clf = EntenteClassifier.from_pretrained(path)
-    clf.calibrate(np.array(ds["topics"]), oof[0], np.array(ds["stance"]), oof[1],
+    clf.calibrate(ds["text"], np.array(ds["topics"]), oof[0], np.array(ds["stance"]), oof[1],
                   source=f"out-of-fold: {oof_path.name}")
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
@@ -102,6 +95,8 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
         f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a 4-label topic head and a 3-class stance head.",
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
+        "- Topic calibration (logit, keyword cue, bias): " + ", ".join(
+            f"{t} {a:.2f}/{b:.2f}/{c:.2f}" for t, (a, b, c) in zip(TOPICS, clf.topic_calibration_)),
         f"- Topic thresholds ({clf.calibration_.get('source', 'untuned')}): "
         + ", ".join(f"{t} {v:.2f}" for t, v in zip(TOPICS, clf.thresholds_)),
         f"- Stance temperature: {clf.temperature_:.2f} ({json.dumps(clf.calibration_)})",
@@ -121,6 +116,11 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
         lines += ["", f"Topic macro-F1 {cv['topics']['macro_f1']:.3f} (95% CI {b['topic_macro_f1']}), "
                   f"stance macro-F1 {cv['stance']['macro_f1']:.3f} (95% CI {b['stance_macro_f1']}), "
                   f"stance accuracy {cv['stance']['accuracy']:.3f}, stance ECE {cv['stance']['ece']:.3f}.", ""]
+        if cv.get("calibration"):
+            u = cv["uncalibrated"]
+            lines += [f"Each fold is calibrated {cv['calibration']}, the rule this checkpoint's calibration "
+                      f"follows. Uncalibrated ({u['rule']}): topic macro-F1 {u['topics']['macro_f1']:.3f}, "
+                      f"stance ECE {u['stance']['ece']:.3f}.", ""]
     else:
         lines += ["No cross-validation figures were available when this checkpoint was written.", ""]
     return "\n".join(lines)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]), groups=ds["doc_id"])
     seconds = time.perf_counter() - start
     if oof is not None:  # thresholds and temperature from the same model's out-of-fold predictions
-        clf.calibrate(np.array(full["topics"]), oof[0], np.array(full["stance"]), oof[1],
+        clf.calibrate(full["text"], np.array(full["topics"]), oof[0], np.array(full["stance"]), oof[1],
                       source=f"out-of-fold: {oof_path.name}")
     metrics = {"model": cfg.model, "train_seconds": round(seconds, 1), "n_train": len(ds),
                "calibration": clf.calibration_, "cross_validation": cv}
