@@ -121,7 +121,8 @@ def fit_topic_calibration(logits: np.ndarray, cues: np.ndarray, Y: np.ndarray, C
     return params
 
 
-def _logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """The inverse of the sigmoid, with probabilities clipped to ``[eps, 1 - eps]``."""
     p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
     return np.log(p / (1 - p))
 
@@ -266,7 +267,7 @@ class EntenteClassifier:
         logits = np.asarray(stance_logits, dtype=np.float64)
         if not len(texts) == len(Y) == len(s) == len(logits) == len(topic_probs):
             raise ValueError("calibrate: texts, topics, topic_probs, stances and stance_logits differ in length")
-        z = _logit(topic_probs)
+        z = logit(topic_probs)
         cues = topic_cues(texts) if self.topic_cues else np.zeros_like(z)
         self.topic_calibration_ = fit_topic_calibration(z, cues, Y)
         self.thresholds_ = best_thresholds(Y, self._topic_scores(z, texts))

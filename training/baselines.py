@@ -8,6 +8,7 @@ groups=None)`` and ``predict_proba(texts) -> (topic_probs, stance_probs)``, plus
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -132,8 +133,6 @@ class SetFitBaseline:
         model = SetFitModel.from_pretrained(
             str(encoder_path()), multi_target_strategy="one-vs-rest" if multi else None
         )
-        import tempfile
-
         args = TrainingArguments(
             output_dir=tempfile.mkdtemp(prefix="setfit-"), save_strategy="no",  # never write into the repo
             batch_size=self.batch_size, num_epochs=self.epochs, num_iterations=self.num_iterations,

@@ -31,6 +31,11 @@ DEFAULT_FOLDS = 5
 OOF_FLOOR = 5e-4
 
 
+def stance_logits(PS: np.ndarray) -> np.ndarray:
+    """Out-of-fold stance probabilities as logits (log-probabilities) for calibration."""
+    return np.log(np.clip(PS, OOF_FLOOR, 1.0))
+
+
 def article_folds(groups: list[str], n_folds: int = DEFAULT_FOLDS) -> list[np.ndarray]:
     """Deterministic folds of whole articles, balanced by sentence count (test indices per fold)."""
     from sklearn.model_selection import GroupKFold
@@ -66,36 +71,38 @@ def read_predictions(path: str | Path, name: str, ids: list[str]) -> tuple[np.nd
             np.array([rows[i]["stance_scores"] for i in ids], dtype=float))
 
 
-def calibrated_by_other_folds(texts, Y, PT, s, PS, folds, params: dict | None = None):
+def calibrated_by_other_folds(texts, Y, PT, s, PS, folds, model=None):
     """Each fold calibrated on the other folds' out-of-fold predictions.
 
     The fine-tuned default is calibrated (topic cue weights and thresholds, stance
     temperature) on its cross-validation's out-of-fold predictions, since inner folds
     would fine-tune four more times per fold. Doing the same fold by fold, never with
-    the fold's own labels, gives honest figures for that rule.
+    the fold's own labels, gives honest figures for that rule. ``model``: an unfitted
+    ``EntenteClassifier`` whose parameters (``topic_cues``) the calibration follows.
     """
-    from model.classifier import EntenteClassifier
+    from model.classifier import EntenteClassifier, logit
 
+    model = model or EntenteClassifier()
     PTc, PSc, TH = np.zeros_like(PT), np.zeros_like(PS), np.zeros_like(PT)
-    logits = np.log(np.clip(PS, OOF_FLOOR, 1.0))
-    z = np.log(np.clip(PT, 1e-6, 1 - 1e-6) / np.clip(1 - PT, 1e-6, 1))
-    cues = {k: v for k, v in (params or {}).items() if k == "topic_cues"}
+    z, logits = logit(PT), stance_logits(PS)
     for te in folds:
         tr = np.setdiff1d(np.arange(len(s)), te)
-        clf = EntenteClassifier(**cues).calibrate([texts[i] for i in tr], Y[tr], PT[tr], s[tr], logits[tr])
+        clf = model.clone().calibrate([texts[i] for i in tr], Y[tr], PT[tr], s[tr], logits[tr])
         PTc[te], PSc[te] = clf.apply_calibration([texts[i] for i in te], z[te], logits[te])
         TH[te] = clf.thresholds_
     return PTc, PSc, TH
 
 
 def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = None, log=print,
-                   oof: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+                   oof: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[dict, np.ndarray, np.ndarray, tuple]:
     """Out-of-fold probabilities and thresholds for one model, then all metrics.
 
     ``oof``: out-of-fold probabilities of an earlier run of the same model on the same
     folds (``--from-predictions``), to recompute the figures without training again.
-    Fine-tuned models without inner folds (``threshold_folds=0``) are scored as they are
-    shipped, calibrated by the other folds; their raw figures go under ``"uncalibrated"``.
+    Models calibrated on out-of-fold predictions rather than inner folds
+    (``threshold_folds=0``, the fine-tuned default) are scored as they are shipped,
+    calibrated by the other folds; their raw figures go under ``"uncalibrated"``.
+    Returns the report entry, the raw probabilities and the decisions it scored.
     """
     params = params or {}
     PT = np.zeros(Y.shape, dtype=float)
@@ -113,9 +120,10 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
             PT[test_idx], PS[test_idx], TH[test_idx] = pt, ps, model.thresholds_
             log(f"  {name}: fold {k + 1}/{len(folds)} done ({time.perf_counter() - start:.0f}s)")
     decisions = (PT >= TH, PS.argmax(axis=1))
-    if name.startswith("minilm") and params.get("threshold_folds", 5) == 0:
+    template = make_model(name, **params)
+    if getattr(template, "threshold_folds", None) == 0 and hasattr(template, "calibrate"):
         raw = evaluate_predictions(Y, PT, s, PS, groups, thresholds=TH)
-        PTc, PSc, THc = calibrated_by_other_folds(texts, Y, PT, s, PS, folds, params)
+        PTc, PSc, THc = calibrated_by_other_folds(texts, Y, PT, s, PS, folds, template)
         result = evaluate_predictions(Y, PTc, s, PSc, groups, thresholds=THc)
         result["calibration"] = "by the other folds' out-of-fold predictions"
         result["uncalibrated"] = {"topics": raw["topics"], "stance": raw["stance"],
@@ -159,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true", help="add to the models already in --output")
     parser.add_argument("--predictions", help="also write out-of-fold predictions (JSON Lines) here")
     parser.add_argument("--from-predictions", metavar="FILE",
-                        help="no training: recompute the figures from an earlier run's --predictions file")
+                        help="no training: recompute the figures from an earlier run's --predictions file "
+                             "(its parameters and time are taken from --output's report unless --params is given)")
     parser.add_argument("--params", type=json.loads, default={},
                         help='JSON parameters for the model(s), e.g. \'{"epochs": 3, "threshold_folds": 0}\'')
     args = parser.parse_args(argv)
@@ -169,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     Y, s = np.array(ds["topics"]), np.array(ds["stance"])
     folds = article_folds(groups, args.folds)
     out = Path(args.output)
-    report = json.loads(out.read_text()) if args.merge and out.exists() else {"models": {}}
+    earlier = json.loads(out.read_text()) if out.exists() else {"models": {}}
+    report = earlier if args.merge else {"models": {}}
     report.update({
         "labels": args.labels, "n_sentences": len(texts), "n_articles": len(set(groups)),
         "folds": [sorted({groups[i] for i in f}) for f in folds],
@@ -181,11 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         print(f"{name} ...", file=sys.stderr)
         oof = read_predictions(args.from_predictions, name, ds["id"]) if args.from_predictions else None
-        params = args.params or (report["models"].get(name, {}).get("params", {}) if oof is not None else {})
+        # rescoring: the parameters and time of the run that wrote the predictions, from the report
+        params = args.params or (earlier["models"].get(name, {}).get("params", {}) if oof is not None else {})
         result, PT, PS, decided = cross_validate(name, texts, Y, s, groups, folds, params=params,
                                                  log=lambda m: print(m, file=sys.stderr), oof=oof)
         if oof is not None:  # the time is the training run's, not this rescoring's
-            result["seconds"] = report["models"].get(name, {}).get("seconds")
+            result["seconds"] = earlier["models"].get(name, {}).get("seconds")
         report["models"][name] = result
         preds[name] = (PT, PS, decided)
         print(f"{name}: topic macro-F1 {result['topics']['macro_f1']:.3f}, stance macro-F1 "

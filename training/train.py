@@ -54,10 +54,10 @@ def read_oof(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     Read before training starts, so that a missing or stale file fails at once.
     """
-    from training.evaluate import OOF_FLOOR, read_predictions
+    from training.evaluate import read_predictions, stance_logits
 
     pt, ps = read_predictions(path, cfg.model, ds["id"])
-    return pt, np.log(np.clip(ps, OOF_FLOOR, 1.0))
+    return pt, stance_logits(ps)
 
 
 def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
