@@ -17,10 +17,11 @@ and ``training.data`` checks that every label still matches it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-__all__ = ["Passage", "split_sentences", "split_paragraphs", "split_passages", "normalize_space"]
+__all__ = ["Passage", "split_sentences", "split_paragraphs", "split_passages", "normalize_space", "furniture_cuts"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,20 @@ class Passage:
     end: int
 
 
+# Invisible format characters: bidirectional controls (which would render text reversed
+# in a report) and the byte-order mark / zero-width no-break space. They are dropped from
+# passage text and never stop sentence splitting; offsets still count them.
+_INVISIBLE = "\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff"
+_INVISIBLE_TABLE = str.maketrans(dict.fromkeys(_INVISIBLE))
+
+
 def normalize_space(text: str) -> str:
-    """Collapse every run of whitespace into one space and strip the ends."""
-    return " ".join(text.split())
+    """Collapse every run of whitespace into one space and strip the ends.
+
+    Bidirectional control characters and a byte-order mark are removed, so passage
+    text never carries them.
+    """
+    return " ".join(text.translate(_INVISIBLE_TABLE).split())
 
 
 # --- character classes -------------------------------------------------------------
@@ -181,6 +193,54 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 
 # --- line level --------------------------------------------------------------------
 
+# More page furniture seen in the wider corpus: wire datelines on their own
+# ("MOSCOW, July 4. /TASS/.", "MOSCOW, 4 Jul — RIA Novosti."), photo credits and
+# captions, reading-time and subscription prompts, error banners, bare links.
+_WIRE_DATELINE = re.compile(
+    r"""^[A-Z][A-Za-z.'’ -]*[A-Z.],?\s*
+        (?:\d{1,2}\s+[A-Z][a-z]{2,8}\.?|[A-Z][a-z]{2,8}\.?\s+\d{1,2})?\.?\s*
+        (?:[-–—]+\s*)?/?\s*(?:TASS|ТASS|tass|RIA\ Novosti|Interfax|Sputnik|Xinhua)\s*/?\s*\.?$""",
+    re.VERBOSE,
+)
+_SITE_CLUTTER = re.compile(
+    r"""^\|?\s*(?:
+        (?:estimated\ )?read(?:ing)?\ time\b.* | tempo\ di\ lettura\b.* | \d+\s*min(?:ute)?s?\ read
+      | oops!?\ .* | something\ went\ wrong.* | please\ try\ again.* | an\ error\ (?:has\ )?occurred.*
+      | share\s*:.* | share\ (?:on|via)\ .* | support\ the\ moscow\ times!? | support\ (?:independent\ )?journalism.*
+      | you\ can\ unsubscribe\ at\ any\ time\.? | sign\ up\ .*newsletter.* | newsletter | more\ info
+      | \[?\s*continue\ reading\W*\]? | news\ in\ development\W* | login\ to\ continue.* | log\ in\ to\ continue.*
+      | the\ limited\ times | now\ you\ can\ see\ non-english\ news.* | back\ to\ main\ page | more\ news
+      | news\ feed | loading\W* | skip\ to\ (?:main\ )?content | listen\ to\ (?:this\ )?article.*
+      | (?:https?://|www\.)\S+ | [\w\s.,’'-]{3,60}\ contributed\ (?:reporting\ )?to\ this\ (?:report|story|article)\.?
+      | (?:reporting|editing|writing)\ by\ [A-Z].{0,80} | disclaimer\s*:.* | the\ views\ expressed\ .*
+      | (?:published|updated|posted)(?:/copyright)?\s*:.*\d.*
+      | (?:this\ (?:web)?site|we)\ uses?\ cookies.* | .*\buse\ of\ cookies\b.* | for\ more\ information\ on\ cookies.*
+      | photo\ by\ .{1,80} | .{0,60}\bwritten\ by\ [A-Z][\w.'’ -]{1,40} | .{0,80}\b\d+\ (?:minutes?|hours?)\ ago\b.*
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CREDIT_NAMES = r"(?:AP|AFP|Reuters|Xinhua|TASS|ТASS|Sputnik|RIA Novosti|Getty(?:\ Images)?|VCG|EPA|EFE|Pool|Kremlin|IANS|PTI|ANI|Bloomberg|Shutterstock)"
+# A caption's credit at the end of a line: "... (AP Photo/Carlos Barria, Pool)",
+# "... Source: RIA Novosti", "... Photo: EPE-EFE. Sketched by ...", "... AFP via Getty / Name".
+_CAPTION_CREDIT = re.compile(
+    rf"""(?:
+        \((?:[^()]*\b(?:photo|image|source|credit)\b[^()]*|{_CREDIT_NAMES}(?:\s*/[^()]*)?)\)
+      | \b(?:photo|image|source|credit|illustration)s?\s*:\s*\S[^.]{{0,60}}(?:\.\s*sketched\ by\ [^.]{{0,60}})?
+      | \b{_CREDIT_NAMES}\s+via\s+Getty\b.*
+    )\s*\.?\s*\|?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLOCK = re.compile(r"\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}|\b\d{1,2}\.\d{1,2}\.\d{4}\b")
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow ``text[start:end]`` past whitespace and invisible format characters at both ends."""
+    while start < end and (text[start].isspace() or text[start] in _INVISIBLE):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in _INVISIBLE):
+        end -= 1
+    return start, end
+
 
 @dataclass
 class _Block:
@@ -193,11 +253,9 @@ class _Block:
 def _lines(text: str) -> list[_Block]:
     blocks, pos = [], 0
     for line in text.splitlines(keepends=True):
-        body = line.rstrip("\r\n")
-        stripped = body.strip()
-        if stripped:
-            lead = len(body) - len(body.lstrip())
-            blocks.append(_Block(pos + lead, pos + lead + len(stripped)))
+        start, end = _trim(text, pos, pos + len(line))
+        if start < end:
+            blocks.append(_Block(start, end))
         pos += len(line)
     return blocks
 
@@ -207,40 +265,91 @@ _CONTINUATION_END = re.compile(
     r"than|into|while|because|its|their|his|her|is|are|was|were|has|have)$",
     re.IGNORECASE,
 )
+# Only the end of a long line matters when deciding whether it ends a sentence; looking
+# at a bounded tail keeps the splitter linear in the length of the text.
+_TAIL = 200
 
 
 def _ends_sentence(s: str) -> bool:
     """True if ``s`` ends with terminal punctuation, allowing closing quotes after it."""
-    s = re.sub(r"(?<=[.!?])\d{1,2}$", "", s.rstrip()).rstrip(_CLOSERS + " ")
+    s = re.sub(r"(?<=[.!?])\d{1,2}$", "", s[-_TAIL:].rstrip()).rstrip(_CLOSERS + " ")
     return bool(s) and s[-1] in _TERMINAL
+
+
+def _is_hard_wrapped(text: str, blocks: list[_Block]) -> bool:
+    """True for text wrapped at a fixed width (copied from a PDF): short lines that run on.
+
+    Text with a paragraph a line has many lines far longer than any wrap width; in
+    wrapped text nearly none are, and most lines of some length end mid-sentence.
+    """
+    lengths = [b.end - b.start for b in blocks]
+    if sum(n > 130 for n in lengths) > 0.1 * len(lengths):
+        return False
+    run_on = sum(50 <= b.end - b.start <= 130 and bool(re.search(r"[a-z,]$", text[b.start : b.end])) for b in blocks)
+    return run_on >= 6 and run_on >= 0.3 * len(blocks)
 
 
 def _join_broken_lines(text: str, blocks: list[_Block]) -> list[_Block]:
     """Join a line to the next when a sentence plainly runs on across the line break."""
     out: list[_Block] = []
+    wrapped = _is_hard_wrapped(text, blocks)
+    prev_line = ""
     for block in blocks:
+        line = text[block.start : block.end]
         if out:
-            prev = text[out[-1].start : out[-1].end]
-            line = text[block.start : block.end]
+            prev = text[max(out[-1].start, out[-1].end - _TAIL) : out[-1].end]
             subheading = _ends_sentence(prev) and len(line.split()) <= 4 and not _ends_sentence(line)
+            wrapped_on = wrapped and len(prev_line) >= 50 and not _ends_sentence(prev) and prev[-1:].isalpha()
             if not _BULLET.match(line) and (
                 (line[0].islower() and not subheading)  # "military cooperation" after a full stop: a sub-heading
                 or (not _ends_sentence(prev) and _CONTINUATION_END.search(prev))
+                or (wrapped_on and line[0].isupper())
             ):
                 out[-1] = _Block(out[-1].start, block.end)
+                prev_line = line
                 continue
         out.append(_Block(block.start, block.end))
+        prev_line = line
     return out
 
 
 def _is_stamp(line: str) -> bool:
     tokens = re.findall(r"\d{1,2}:\d{2}|[A-Za-z]+\.?|\d+(?:st|nd|rd|th)?|[^\w\s]", line)
+    if len(line.split()) <= 12 and _CLOCK.search(line) and not (_ends_sentence(line) and len(line.split()) > 6):
+        return True  # "July 04, 15:09 UTC+3", "(Xinhua) 09:59, May 10, 2015", "2024-03-30T17:32+0000"
     return bool(tokens) and any(t[0].isdigit() for t in tokens) and all(_STAMP_TOKEN.match(t) for t in tokens)
+
+
+def _is_credit(line: str) -> bool:
+    """A photo credit or source line on its own: "Photo: AFP", "Tao Ran/VCG/Visual China Group/TASS"."""
+    words = line.split()
+    if len(words) > 12:
+        return False
+    if re.search(r"\b(?:photo|image|source|credit|illustration)s?\s*:", line, re.IGNORECASE):
+        return True
+    slashes = line.count("/")
+    return (slashes >= 2 or " / " in line) and len(words) <= 8 and not line.rstrip().endswith(("?", "!"))
 
 
 def _is_furniture(line: str) -> bool:
     s = normalize_space(line)
-    return bool(_FURNITURE.match(s)) or _is_stamp(s) or (len(s.split()) == 1 and s.isalpha() and s[0].isupper())
+    if len(s) > 300:  # furniture is short; long lines are prose (and regexes stay linear)
+        return False
+    words = s.split()
+    return (
+        bool(_FURNITURE.match(s) or _WIRE_DATELINE.match(s) or _SITE_CLUTTER.match(s))
+        or _is_stamp(s)
+        or _is_credit(s)
+        or (re.fullmatch(r"\[[^\[\]]*\]\s*\|?", s) is not None)
+        or (len(words) == 1 and s.isalpha() and s[0].isupper())
+        or (len(words) <= 3 and re.fullmatch(r"[A-Z][A-Z.\s]*", s) is not None)  # "MOSCOW.", "BE RU EN"
+    )
+
+
+def _is_caption(line: str) -> bool:
+    """A photo caption: a line that ends in a credit ("... (AP Photo/Pool)", "... Source: VK")."""
+    s = normalize_space(line)
+    return len(s) <= 600 and _CAPTION_CREDIT.search(s[-160:]) is not None and not _is_furniture(s)
 
 
 def _has_clause(line: str) -> bool:
@@ -251,6 +360,8 @@ def _has_clause(line: str) -> bool:
     Banks Block Payments" are clauses, "Joe Biden's phone call" and "The meeting in
     Nanping" are not.
     """
+    if len(line) > 400:  # a long run of text is prose, not a heading (and this stays linear)
+        return True
     if re.search(r"\w[^:]*:\s*\S", line):
         return True
     words = [w.replace("’", "'") for w in _WORD.findall(line)]
@@ -277,6 +388,8 @@ def _has_clause(line: str) -> bool:
 def _is_heading_line(line: str) -> bool:
     """A standalone line that reads as a headline: short, no closing full stop, or set in dashes."""
     s = normalize_space(line)
+    if len(s) > 400:  # twenty words are never this long: a run of text, not a heading
+        return False
     if re.match(r"^[-–—]\s.*\s[-–—]$", s):
         return True
     return not _ends_sentence(s) and len(s.split()) <= 20
@@ -285,14 +398,18 @@ def _is_heading_line(line: str) -> bool:
 # --- sentence level ----------------------------------------------------------------
 
 
+_TOKEN_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_WORD_AFTER = re.compile(r"[\"“‘(\[]*([A-Za-z0-9]+)")
+
+
 def _is_boundary(text: str, dot: int, nxt: int) -> bool:
     """Decide whether the terminal mark at ``dot`` ends a sentence, the next one starting at ``nxt``."""
     if text[dot] != ".":
         return True
-    m = re.search(r"([A-Za-z][A-Za-z.]*)$", text[:dot])
+    m = _TOKEN_BEFORE.search(text, max(0, dot - 64), dot)  # a bounded look-back keeps this linear
     token = m.group(1) if m else ""
     low = token.lower()
-    following = re.match(r"[\"“‘(\[]*([A-Za-z0-9]+)", text[nxt:])
+    following = _WORD_AFTER.match(text, nxt)
     next_word = following.group(1) if following else ""
     if text[dot - 1 : dot] == ".":  # an ellipsis written as dots
         return True
@@ -311,7 +428,8 @@ _CANDIDATE = re.compile(
     r"""(?P<mark>[.!?…]+)(?P<close>[\"'”’»)\]″]*)
         (?:(?<=[a-z][.])\d{1,2}(?=\s))?                # a footnote mark: "in Central Asia.3 In 2001"
         (?:
-            (?P<space>\s+)(?=[\"“‘«(\[]?[A-Z0-9])     # ". The", ". “We", ". 2023"
+            (?P<space>[\s\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]+)
+            (?=[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]*[\"“‘«(\[]?[A-Z0-9])  # ". The", ". “We", ". 2023"
           | (?<=[a-z0-9]{2}[.!?])(?=[A-Z][a-z])     # "on Taiwan.The one-China principle"
         )""",
     re.VERBOSE,
@@ -339,10 +457,11 @@ def _strip_prefix(text: str, start: int, end: int) -> int:
     m = _BULLET.match(text, start, end)
     if m:
         return m.end()
-    m = _STORY_PREFIX.match(text[start:end])
+    head = text[start : min(end, start + 300)]  # a prefix is short: look at the head only
+    m = _STORY_PREFIX.match(head)
     if m:
         return start + m.end()
-    m = _DATELINE.match(text[start:end])
+    m = _DATELINE.match(head)
     if m and (m.group("paren") is None or _AGENCY.search(m.group("paren"))):
         place = m.group("place")
         if place.replace(" ", "").isupper() and len(re.sub(r"[^A-Z]", "", place)) >= 3:
@@ -359,30 +478,98 @@ _TRAILING_CREDIT = re.compile(
 )
 
 
-def _units_by_block(text: str) -> list[list[tuple[int, int]]]:
-    """Units of ``text`` grouped by the block (paragraph line) they come from."""
+_PHOTO_CREDIT = re.compile(r"^(?:photo|image|picture)s?\s*:", re.IGNORECASE)
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text: a full sentence of some length, not furniture or a heading."""
+    return len(line.split()) >= 8 and _ends_sentence(line) and not _is_furniture(line)
+
+
+def _is_unit_furniture(unit: str) -> bool:
+    """A sentence-sized piece of furniture inside a line: "MOSCOW, July 4. /TASS/.", "(Xinhua/Ju Peng)"."""
+    s = normalize_space(unit)
+    if _WIRE_DATELINE.match(s) or _SITE_CLUTTER.match(s):
+        return True
+    letters = [c for c in s if c.isalpha()]
+    if letters and sum(c.isascii() for c in letters) < 0.5 * len(letters):
+        return True  # not English (a quotation left in Cyrillic or Chinese): no unit of the codebook
+    if re.fullmatch(r"[(\[][^()\[\]]*[)\]]\.?", s):  # wholly in brackets: a credit or a cross-reference
+        return len(s.split()) <= 6 or re.search(r"photo|image|source|credit|stories|reading|/", s, re.IGNORECASE) is not None
+    return False
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The splitter's result for one text: units grouped by block, and the spans cut as furniture."""
+
+    groups: tuple[tuple[tuple[int, int], ...], ...]
+    cut: tuple[tuple[int, int], ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _split(text: str) -> _Split:
+    """Units of ``text`` grouped by the block (paragraph line) they come from.
+
+    After an end-of-page marker ("Previous Post", "Comments", "Related posts") the
+    lines are navigation or comments and are cut, but only until running prose
+    resumes: a second article in the same file is still split. The cut spans are kept
+    so that callers can say how much text was dropped.
+    """
     grouped: list[list[tuple[int, int]]] = []
+    cut: list[tuple[int, int]] = []
+    cut_from: int | None = None  # start of an end-of-page run being cut
+    cut_to = 0
     last_is_bullet = False
-    for block in _join_broken_lines(text, _lines(text)):
+    last_group_block = -2  # index of the block the last group came from
+    blocks = _join_broken_lines(text, _lines(text))
+    for i, block in enumerate(blocks):
         line = normalize_space(text[block.start : block.end])
-        if _END_OF_ARTICLE.match(line):
-            break
+        if cut_from is None and len(line) <= 60 and _END_OF_ARTICLE.match(line):
+            cut_from, cut_to = block.start, block.end
+            continue
+        if cut_from is not None:
+            if not _is_prose(line):
+                cut_to = block.end
+                continue
+            cut.append((cut_from, cut_to))
+            cut_from = None
         if _is_furniture(line):
+            above = text[blocks[i - 1].start : blocks[i - 1].end] if i else ""
+            if (
+                _PHOTO_CREDIT.match(line)
+                and last_group_block == i - 1
+                and len(grouped[-1]) <= 2
+                and len(above) <= 400
+                and _ends_sentence(above)
+            ):
+                grouped.pop()  # a short line right above a "Photo: Xinhua" credit is its caption
+                last_group_block = -2
+            continue
+        if _is_caption(line):
             continue
         if _DECORATED.match(line):  # "– ‘Marriage of convenience’? –": a sub-heading
             if _has_clause(line.strip("-–— ")):
                 grouped.append([(block.start + 2, block.end - 2)])
+                last_group_block = i
             continue
         credit = _TRAILING_CREDIT.search(text, block.start, block.end)  # "... by 2024. – Sputnik"
         end = credit.start() if credit else block.end
         begin = _strip_prefix(text, block.start, end)
         is_bullet = bool(_BULLET.match(text, block.start, end))
-        spans = [(a, b) for a, b in _sentence_spans(text, begin, end) if re.search(r"[A-Za-z]", text[a:b])]
+        spans = [
+            (a, b)
+            for a, b in _sentence_spans(text, begin, end)
+            if re.search(r"[A-Za-z]", text[a:b]) and not _is_unit_furniture(text[a:b])
+        ]
         if _is_heading_line(line):  # a heading or a bullet item without a clause is not a unit
             spans = [(a, b) for a, b in spans if _has_clause(text[a:b])]
         if spans:
             grouped.append(spans)
             last_is_bullet = is_bullet
+            last_group_block = i
+    if cut_from is not None:
+        cut.append((cut_from, cut_to))
     # A last fragment cut off mid-sentence is not a unit.
     if grouped and not last_is_bullet and sum(map(len, grouped)) > 1:
         s, e = grouped[-1][-1]
@@ -390,7 +577,24 @@ def _units_by_block(text: str) -> list[list[tuple[int, int]]]:
             grouped[-1].pop()
             if not grouped[-1]:
                 grouped.pop()
-    return grouped
+    return _Split(tuple(tuple(g) for g in grouped), tuple(cut))
+
+
+def _units_by_block(text: str) -> tuple[tuple[tuple[int, int], ...], ...]:
+    return _split(text).groups
+
+
+def furniture_cuts(text: str) -> list[tuple[int, int]]:
+    """Spans of ``text`` cut as end-of-page furniture (after "Previous Post", "Comments", ...).
+
+    Each span runs from the marker line to the last line before running prose resumes
+    (or to the end of the text). The CLI reports their length so that no text is lost
+    without a word.
+
+    >>> furniture_cuts("Putin met Xi.\\nRelated posts\\nXi visits Moscow\\nTrade grew by a third between the two last year.")
+    [(14, 44)]
+    """
+    return list(_split(text).cut)
 
 
 def split_sentences(text: str) -> list[Passage]:
