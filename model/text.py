@@ -429,7 +429,7 @@ _CANDIDATE = re.compile(
         (?:(?<=[a-z][.])\d{1,2}(?=\s))?                # a footnote mark: "in Central Asia.3 In 2001"
         (?:
             (?P<space>[\s\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\ufeff]+)
-            (?=[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]*[\"“‘«(\[]?[A-Z0-9])  # ". The", ". “We", ". 2023"
+            (?=[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]*[\"“‘«(\[]?[A-Z0-9À-ÖØ-ÞЀ-Я])  # ". The", ". “We", ". 2023"
           | (?<=[a-z0-9]{2}[.!?])(?=[A-Z][a-z])     # "on Taiwan.The one-China principle"
         )""",
     re.VERBOSE,
