@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from model.classifier import EntenteClassifier, best_thresholds, expected_calibration_error, fit_temperature
+from model.classifier import EntenteClassifier
 
 GAS = "Russia and China signed a new deal to supply natural gas through a pipeline."
 DRILLS = "Chinese and Russian warships held joint naval drills near Japan."
@@ -111,15 +111,3 @@ def test_unfitted_model_says_so():
 def test_loading_a_missing_checkpoint_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         EntenteClassifier.from_pretrained(tmp_path)
-
-
-def test_best_thresholds_and_calibration_helpers():
-    y = np.array([[1], [1], [0], [0]])
-    p = np.array([[0.9], [0.4], [0.3], [0.1]])
-    assert best_thresholds(y, p)[0] == pytest.approx(0.4)  # F1 = 1 on (0.3, 0.4]: the tie goes towards 0.5
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(500, 3)) * 5
-    labels = np.array([rng.choice(3, p=np.exp(l / 5) / np.exp(l / 5).sum()) for l in logits])
-    assert fit_temperature(logits, labels) == pytest.approx(5, rel=0.3)  # recovers the true temperature
-    probs = np.array([[0.9, 0.05, 0.05]] * 10)
-    assert expected_calibration_error(probs, np.zeros(10, dtype=int)) == pytest.approx(0.1)

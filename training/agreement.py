@@ -11,6 +11,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from sklearn.metrics import cohen_kappa_score
+
 from model.labels import STANCES, TOPICS
 from training.data import LABELS, read_jsonl
 
@@ -18,14 +20,16 @@ ANNOTATIONS = LABELS.parent / "annotations"
 
 
 def cohen_kappa(a: list, b: list) -> float:
-    """Cohen's kappa for two raters' labels of the same items."""
-    n = len(a)
-    if n == 0:
+    """Cohen's kappa (``sklearn.metrics.cohen_kappa_score``) for two raters' labels of the same items.
+
+    Two raters who give every item the same single label agree perfectly: 1.0 (scikit-learn
+    leaves that case undefined). No items: NaN.
+    """
+    if not a:
         return float("nan")
-    po = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
-    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    return float(cohen_kappa_score(a, b))
 
 
 def _key(r: dict) -> tuple[str, int]:

@@ -152,14 +152,19 @@ def load_dataset(path: str | Path = LABELS, check: bool = True):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(LABELS), help="label file (default: labels/sentences.jsonl)")
-    parser.add_argument("--check", action="store_true", help="validate the labels against the corpus")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the labels against the corpus; exit 1 listing every problem")
     args = parser.parse_args(argv)
+    if not args.check:
+        parser.print_help()
+        print("\nIn Python: load_dataset() (a datasets.Dataset), load_records(), check_records(), read_jsonl().")
+        return 0
     records = read_jsonl(args.labels)
     problems = check_records(records)
     if problems:
         print(f"{args.labels}: {len(problems)} problem(s)", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     counts = {t: sum(t in r["topics"] for r in records) for t in TOPICS}
     stances = {s: sum(r["stance"] == s for r in records) for s in STANCES}
