@@ -111,3 +111,26 @@ def test_unfitted_model_says_so():
 def test_loading_a_missing_checkpoint_fails_clearly(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         EntenteClassifier.from_pretrained(tmp_path)
+
+
+def test_scikit_learn_clone_get_params_and_set_params():
+    from sklearn.base import clone
+
+    model = EntenteClassifier(C=2.0, threshold_folds=0)
+    copy = clone(model)
+    assert copy is not model and copy.get_params(deep=True) == model.get_params(deep=False)
+    assert copy.set_params(C=1.0) is copy and copy.C == 1.0 and model.C == 2.0
+    with pytest.raises(ValueError, match="no parameter"):
+        model.set_params(epoch=3)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"C": 0}, "C must be a positive number"),
+    ({"class_weight": "auto"}, "class_weight must be"),
+    ({"threshold_folds": 1}, "threshold_folds must be 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+])
+def test_hyperparameters_are_validated_at_fit(params, message):
+    model = EntenteClassifier(**params)  # storing them is fine (scikit-learn convention) ...
+    with pytest.raises(ValueError, match=message):  # ... fitting is not
+        model.fit(["a", "b"], [[0, 0, 0, 0], [1, 0, 0, 0]], [0, 1])
