@@ -49,7 +49,6 @@ from model.checkpoint import CONFIG_NAME, default_checkpoint, read_config  # noq
 from model.encoder import available_cores, set_threads, tokenize_sorted  # noqa: E402
 from model.onnx_export import corpus_sentences  # noqa: E402  (needs no onnx package)
 from model.predict import DEFAULT_BATCH_SIZE, load_encoder, load_model, predict  # noqa: E402
-from model.text import split_sentences  # noqa: E402
 
 SAMPLE_ARTICLE = ROOT / "examples" / "sample_article.txt"
 TARGETS = {

@@ -317,7 +317,8 @@ class EntenteClassifier:
         model.heads_.eval()
         model.thresholds_ = np.array([config["thresholds"][t] for t in TOPICS], dtype=np.float64)
         model.topic_calibration_ = np.array(
-            [[config["topic_calibration"][t][k] for k in checkpoint.TOPIC_CALIBRATION_KEYS] for t in TOPICS], dtype=np.float64)
+            [[config["topic_calibration"][t][key] for key in checkpoint.TOPIC_CALIBRATION_KEYS] for t in TOPICS],
+            dtype=np.float64)
         model.temperature_ = float(config["stance_temperature"])
         model.calibration_ = config["calibration"]
         model.training_data_hash_ = config["training_data_hash"]

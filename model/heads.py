@@ -137,7 +137,8 @@ def fine_tune(
             sub_idx, batch = next(tokenize_sorted(tokenizer, [texts[i] for i in idx], len(idx)))
             targets = idx[sub_idx]
             topic_logits, stance_logits = heads(encoder(**batch))
-            loss = topic_loss(topic_logits, topic_targets[targets]) + stance_loss(stance_logits, stance_targets[targets])
+            loss = (topic_loss(topic_logits, topic_targets[targets])
+                    + stance_loss(stance_logits, stance_targets[targets]))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)

@@ -64,16 +64,16 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
     seen: dict[tuple[str, int], int] = {}
     by_text: dict[str, set] = defaultdict(set)
     ids: set[str] = set()
-    for n, r in enumerate(records, 1):
-        where = f"record {n} ({r.get('id', '?')})"
-        missing = [k for k in REQUIRED if k not in r]
+    for number, record in enumerate(records, 1):
+        where = f"record {number} ({record.get('id', '?')})"
+        missing = [k for k in REQUIRED if k not in record]
         if missing:
             problems.append(f"{where}: missing field(s) {', '.join(missing)}")
             continue
-        if r["id"] in ids:
+        if record["id"] in ids:
             problems.append(f"{where}: duplicate id")
-        ids.add(r["id"])
-        topics, stance = r["topics"], r["stance"]
+        ids.add(record["id"])
+        topics, stance = record["topics"], record["stance"]
         if not isinstance(topics, list):
             problems.append(f"{where}: topics must be a list")
             continue
@@ -84,19 +84,19 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
             problems.append(f"{where}: topics {topics} out of order or repeated; expected {order_topics(topics)}")
         if stance not in STANCES:
             problems.append(f"{where}: unknown stance {stance!r}; allowed {list(STANCES)}")
-        doc, idx = r["doc_id"], r["sent_idx"]
+        doc, idx = record["doc_id"], record["sent_idx"]
         if doc not in units:
             problems.append(f"{where}: unknown article {doc!r}")
             continue
         if not isinstance(idx, int) or not 0 <= idx < len(units[doc]):
             problems.append(f"{where}: sent_idx {idx!r} out of range for {doc} ({len(units[doc])} units)")
             continue
-        if units[doc][idx] != r["text"]:
+        if units[doc][idx] != record["text"]:
             problems.append(f"{where}: text differs from the splitter's unit {doc}[{idx}]: {units[doc][idx]!r}")
         if (doc, idx) in seen:
             problems.append(f"{where}: unit {doc}[{idx}] labelled twice (also record {seen[doc, idx]})")
-        seen[doc, idx] = n
-        by_text[r["text"]].add((tuple(topics), stance))
+        seen[doc, idx] = number
+        by_text[record["text"]].add((tuple(topics), stance))
     for doc, texts in units.items():
         unlabelled = [i for i in range(len(texts)) if (doc, i) not in seen]
         if unlabelled:

@@ -46,11 +46,11 @@ def train_indices(texts: list[str], test_idx: np.ndarray) -> np.ndarray:
     test_texts = {texts[i] for i in test_idx}
     test_set = set(test_idx.tolist())
     seen, keep = set(), []
-    for i, t in enumerate(texts):
-        if i in test_set or t in test_texts or t in seen:
+    for row, text in enumerate(texts):
+        if row in test_set or text in test_texts or text in seen:
             continue
-        seen.add(t)
-        keep.append(i)
+        seen.add(text)
+        keep.append(row)
     return np.array(keep)
 
 
@@ -128,15 +128,17 @@ def markdown_table(report: dict) -> str:
             + " | stance ECE | CV time (s) |")
     sep = "|" + "---|" * (head.count("|") - 1)
     rows = [head, sep]
-    for name, r in report["models"].items():
-        b = r["bootstrap_95"]
+    for name, result in report["models"].items():
+        topics, stance, intervals = result["topics"], result["stance"], result["bootstrap_95"]
+        seconds = "" if result.get("seconds") is None else format(result["seconds"], ".0f")
         rows.append(
-            f"| {name} | {r['topics']['macro_f1']:.3f} [{b['topic_macro_f1'][0]:.2f}, {b['topic_macro_f1'][1]:.2f}] | "
-            + " | ".join(f"{r['topics']['per_label'][t]['f1']:.3f}" for t in TOPICS)
-            + f" | {r['stance']['macro_f1']:.3f} [{b['stance_macro_f1'][0]:.2f}, {b['stance_macro_f1'][1]:.2f}]"
-            + f" | {r['stance']['accuracy']:.3f} | "
-            + " | ".join(f"{r['stance']['per_label'][s]['f1']:.3f}" for s in STANCES)
-            + f" | {r['stance']['ece']:.3f} | {'' if r.get('seconds') is None else format(r['seconds'], '.0f')} |"
+            f"| {name} | {topics['macro_f1']:.3f} [{intervals['topic_macro_f1'][0]:.2f}, "
+            f"{intervals['topic_macro_f1'][1]:.2f}] | "
+            + " | ".join(f"{topics['per_label'][t]['f1']:.3f}" for t in TOPICS)
+            + f" | {stance['macro_f1']:.3f} [{intervals['stance_macro_f1'][0]:.2f}, "
+            f"{intervals['stance_macro_f1'][1]:.2f}] | {stance['accuracy']:.3f} | "
+            + " | ".join(f"{stance['per_label'][s]['f1']:.3f}" for s in STANCES)
+            + f" | {stance['ece']:.3f} | {seconds} |"
         )
     return "\n".join(rows) + "\n"
 
