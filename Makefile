@@ -33,7 +33,7 @@ train: $(STAMP)
 	$(PY) -m training.train --config training/configs/default.toml --output checkpoints/default
 
 evaluate: $(STAMP)
-	$(PY) -m training.evaluate --output docs/cv_report.json
+	$(PY) -m training.evaluate --merge --output docs/cv_report.json
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/throughput.py

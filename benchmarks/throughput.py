@@ -45,10 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from model.checkpoint import CONFIG_NAME, default_checkpoint, read_config  # noqa: E402
 from model.encoder import available_cores, set_threads, tokenize_sorted  # noqa: E402
-from model.onnx_backend import corpus_sentences  # noqa: E402  (needs no onnx package)
-from model.predict import DEFAULT_BATCH_SIZE, DEFAULT_CHECKPOINT, load_encoder, load_model, predict  # noqa: E402
-from model.text import split_sentences  # noqa: E402
+from model.onnx_export import corpus_sentences  # noqa: E402  (needs no onnx package)
+from model.predict import DEFAULT_BATCH_SIZE, load_encoder, load_model, predict  # noqa: E402
 
 SAMPLE_ARTICLE = ROOT / "examples" / "sample_article.txt"
 TARGETS = {
@@ -58,6 +58,17 @@ TARGETS = {
     "onnx_ratio_min": 1.5,
     "onnx_agreement_min": 0.99,
 }
+
+
+def shown(path: str | Path) -> str:
+    """A path as the results record it, with no machine's absolute path: relative to the
+    repository, else a placeholder for a temporary copy, else the folder's name."""
+    resolved = Path(path).resolve()
+    if resolved.is_relative_to(ROOT):
+        return resolved.relative_to(ROOT).as_posix()
+    if resolved.is_relative_to(Path(tempfile.gettempdir()).resolve()):
+        return "TEMPORARY_COPY"
+    return resolved.name
 
 
 def cycled(items: list[str], n: int) -> list[str]:
@@ -204,7 +215,8 @@ def cold_start(checkpoint: Path, backend: str, repeats: int) -> dict:
                 "--checkpoint", str(checkpoint), "--backend", backend]
         runs = [timed_run(entente_command() + args) for _ in range(repeats)]
     walls = [r["wall_s"] for r in runs]
-    return {"backend": backend, "command": " ".join(["entente"] + args).replace(str(out), "OUT.jsonl"),
+    command = " ".join(["entente"] + args).replace(str(out), "OUT.jsonl").replace(str(checkpoint), shown(checkpoint))
+    return {"backend": backend, "command": command,
             "wall_s": round(statistics.median(walls), 3), "wall_s_runs": [round(w, 3) for w in walls],
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1)}
 
@@ -218,7 +230,8 @@ def onnx_checkpoint(checkpoint: Path, workdir: Path, keep_float32: list[str] | N
     try:
         import onnxruntime  # noqa: F401
 
-        from model.onnx_backend import export_onnx, onnx_path
+        from model.onnx_export import export_onnx
+        from model.onnx_runtime import onnx_path
     except ImportError:
         return None, "onnxruntime is not installed (pip install 'entente[onnx]')"
     if keep_float32 is None and onnx_path(checkpoint).is_file():
@@ -231,7 +244,7 @@ def onnx_checkpoint(checkpoint: Path, workdir: Path, keep_float32: list[str] | N
 
 def int8_agreement(texts: list[str], checkpoint: Path, onnx_ckpt: Path, batch_size: int) -> dict:
     """How often int8 gives the same decisions as float32, and how close its embeddings are."""
-    from model.onnx_backend import agreement
+    from model.onnx_export import agreement
 
     x32 = load_encoder(checkpoint, "torch").embed(texts, batch_size)
     x8 = load_encoder(onnx_ckpt, "onnx").embed(texts, batch_size)
@@ -281,13 +294,13 @@ def measure(args: argparse.Namespace) -> dict:
         "raw_encoder": raw_torch_encoder(model, batches),
         "predict": lambda: predict(texts, checkpoint=checkpoint, batch_size=args.batch_size),
     }
-    result: dict = {"checkpoint": str(checkpoint), "n": len(texts), "unique_sentences": len(unique),
+    result: dict = {"checkpoint": shown(checkpoint), "n": len(texts), "unique_sentences": len(unique),
                     "batch_size": args.batch_size, "repeats": args.repeats, "targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="entente-bench-") as tmp:
         onnx_ckpt, onnx_note = onnx_checkpoint(checkpoint, Path(tmp), args.onnx_keep_float32)
-        result["onnx"] = {"checkpoint": str(onnx_ckpt) if onnx_ckpt else None, "note": onnx_note}
+        result["onnx"] = {"checkpoint": shown(onnx_ckpt) if onnx_ckpt else None, "note": onnx_note}
         if onnx_ckpt is not None:
-            result["onnx"]["quantization"] = json.loads((onnx_ckpt / "config.json").read_text())["onnx"]["quantization"]
+            result["onnx"]["quantization"] = read_config(onnx_ckpt)["onnx"]["quantization"]
             encoder = load_encoder(onnx_ckpt, "onnx")
             predict(texts[: args.batch_size], checkpoint=onnx_ckpt, backend="onnx")  # warm-up
             runs["onnx_raw_encoder"] = raw_onnx_encoder(encoder, batches)
@@ -373,7 +386,8 @@ def _mark(v: bool | None) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="checkpoint folder (default: checkpoints/default)")
+    p.add_argument("--checkpoint", default=str(default_checkpoint() or ROOT / "checkpoints" / "default"),
+                   help="checkpoint folder (default: checkpoints/default)")
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"), help="JSON result file")
     p.add_argument("--n", type=int, default=2000, help="corpus sentences, cycled (default: 2000)")
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="predict's batch size (default: its default)")
@@ -404,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.cores:
         pin_cores(args.cores)
-    if not (Path(args.checkpoint) / "config.json").is_file():
+    if not (Path(args.checkpoint) / CONFIG_NAME).is_file():
         print(f"throughput: no checkpoint at {args.checkpoint} (train one, or pass --checkpoint)", file=sys.stderr)
         return 2
     measured = measure(args)

@@ -15,11 +15,13 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-__version__ = "0.1.0"
 __all__ = ["predict", "score_article", "EntenteClassifier", "TOPICS", "STANCES", "__version__"]
 
-from .labels import STANCES, TOPICS  # noqa: E402  (light: no third-party imports)
+from .checkpoint import package_version  # noqa: E402  (light: no third-party imports)
+from .labels import STANCES, TOPICS  # noqa: E402
 from .predict import predict, score_article  # noqa: E402  (torch loads on first call, not here)
+
+__version__ = package_version()
 
 
 def __getattr__(name: str):

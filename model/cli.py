@@ -1,14 +1,20 @@
-"""``entente``: score articles, train and evaluate from the command line.
+"""``entente``: score articles and export the ONNX encoder from the command line.
 
-A thin layer over ``model.predict``, ``model.report`` and ``training``. Exit status:
-0 on success, 1 when some inputs failed (the others are still scored and written),
-2 on a usage error. Errors a user can cause are one line on standard error.
+A thin layer over ``model.predict``, ``model.report`` and ``model.onnx_export``. Exit
+status: 0 on success, 1 when some inputs failed (the others are still scored and
+written), 2 on a usage error (an invalid checkpoint included). Errors a user can cause
+are one line on standard error.
+
+``entente train`` and ``entente evaluate`` are a lazy dispatch, by module name, to
+``python -m training.train`` and ``python -m training.evaluate``: every argument after
+the command (``--help`` included) goes to that module. Nothing in ``model`` imports
+``training``; only these two commands load it, and only when they run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import logging
 import os
 import sys
@@ -16,8 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 LARGE_FILE_BYTES = 5 * 1024 * 1024
+# `entente COMMAND ARGS...` runs `python -m MODULE ARGS...` (the module's own parser and --help).
+FORWARDED = {
+    "train": ("training.train", "train a checkpoint from a TOML config"),
+    "evaluate": ("training.evaluate", "grouped cross-validation of the models on the same folds"),
+}
 
-log = logging.getLogger("entente")
+
+CHECKPOINT_HELP = ("checkpoint folder (default: $ENTENTE_CHECKPOINT, else the shipped checkpoints/default "
+                   "of this checkout or installation)")
 
 
 class UsageError(Exception):
@@ -87,11 +100,9 @@ def read_source(src: Source) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .report import FORMATS, format_for, open_writer
+    from .report import format_for, open_writer
 
     fmt = format_for(args.output, args.format)
-    if fmt not in FORMATS:  # pragma: no cover - argparse restricts choices
-        raise UsageError(f"unknown format {fmt!r}")
     if args.output:
         parent = Path(args.output).resolve().parent
         if not parent.is_dir():
@@ -142,20 +153,19 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from training import train
-
-    return train.main(args.rest)
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from training import evaluate
-
-    return evaluate.main(args.rest)
+def forward(command: str, rest: list[str]) -> int:
+    """Run ``python -m MODULE`` of a forwarded command with ``rest`` (the training code is not in ``model``)."""
+    module_name = FORWARDED[command][0]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UsageError(f"entente {command} needs the {module_name} module of a checkout ({e})") from None
+    return module.main(rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .report import WRITERS
 
     parser = argparse.ArgumentParser(
         prog="entente",
@@ -167,25 +177,22 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score articles and write annotated output")
     score.add_argument("paths", nargs="+", metavar="PATH", help="a .txt file, a folder (every .txt in it), or - for stdin")
     score.add_argument("-o", "--output", help="output file (default: JSON Lines on standard output)")
-    score.add_argument("--format", choices=["jsonl", "csv", "html"], help="output format (default: from -o's suffix, else jsonl)")
+    score.add_argument("--format", choices=list(WRITERS), help="output format (default: from -o's suffix, else jsonl)")
     score.add_argument("--passage", choices=["sentence", "paragraph"], default="sentence", help="unit to tag (default: sentence)")
-    score.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
+    score.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
     score.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                        help="encoder: torch float32 (default) or the int8 ONNX export (see export-onnx)")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary line")
     score.set_defaults(func=cmd_score)
 
-    for name, func, help_ in (
-        ("train", cmd_train, "train a checkpoint (python -m training.train; see --help)"),
-        ("evaluate", cmd_evaluate, "grouped cross-validation of all models (python -m training.evaluate)"),
-    ):
-        p = sub.add_parser(name, help=help_, add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(func=func)
+    for command, (module_name, what) in FORWARDED.items():
+        # no parser of its own: every argument goes to the module (see main)
+        sub.add_parser(command, help=f"{what} (python -m {module_name}; see entente {command} --help)",
+                       add_help=False)
 
     onnx = sub.add_parser("export-onnx", help="write an int8 ONNX encoder into a checkpoint (needs the onnx extra)")
-    onnx.add_argument("--checkpoint", help="checkpoint folder (default: the shipped checkpoints/default)")
+    onnx.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     onnx.add_argument("--keep-float32", nargs="*", metavar="KIND", default=None,
                       help="weight kinds left in float32: query key value attention-output ffn-in ffn-out; "
                            "none given: every weight int8 (default: all int8 if that keeps 99%% of the "
@@ -195,17 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .onnx_backend import export_onnx
-    from .predict import DEFAULT_CHECKPOINT
+    from .checkpoint import read_config, resolve
+    from .onnx_export import export_onnx
 
     try:
-        path = export_onnx(args.checkpoint or DEFAULT_CHECKPOINT, keep_float32=args.keep_float32)
+        path = export_onnx(resolve(args.checkpoint), keep_float32=args.keep_float32)
+        quantization = read_config(path.parent)["onnx"]["quantization"]
     except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
-    q = json.loads((path.parent / "config.json").read_text())["onnx"]["quantization"]
-    agree = q.get("agreement", {}).get("same_topics_and_stance")
-    print(f"entente: wrote {path}: int8 {' '.join(q['int8']) or 'none'}; float32 {' '.join(q['float32']) or 'none'}"
-          + (f"; same decisions as float32 on {agree:.2%} of {q['agreement']['n']} corpus sentences"
+    agree = quantization.get("agreement", {}).get("same_topics_and_stance")
+    print(f"entente: wrote {path}: int8 {' '.join(quantization['int8']) or 'none'}; "
+          f"float32 {' '.join(quantization['float32']) or 'none'}"
+          + (f"; same decisions as float32 on {agree:.2%} of {quantization['agreement']['n']} corpus sentences"
              if agree is not None else ""), file=sys.stderr)
     return 0
 
@@ -215,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("transformers", "datasets", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     try:
+        if args.command in FORWARDED:
+            return forward(args.command, rest)
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return args.func(args)
     except UsageError as e:
         _error(str(e))

@@ -233,19 +233,13 @@ def tokenize_sorted(
         yield idx, {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
 
 
-def embed(
-    encoder: SentenceEncoder, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int = 64, progress: bool = False
-) -> np.ndarray:
+def embed(encoder: SentenceEncoder, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
     """Embed ``texts`` in their original order (float32, shape ``[n, dim]``)."""
     set_threads()
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     if not texts:
         return out
     batches = tokenize_sorted(tokenizer, texts, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(batches, total=-(-len(texts) // batch_size), desc="encoding", unit="batch")
     was_training = encoder.training
     encoder.eval()
     with torch.inference_mode():

@@ -12,7 +12,6 @@ TOPICS: tuple[str, ...] = ("security", "energy", "taiwan", "ukraine")
 STANCES: tuple[str, ...] = ("cooperative", "friction", "neutral")
 """Stance labels; exactly one applies to every unit."""
 
-TOPIC_INDEX = {name: i for i, name in enumerate(TOPICS)}
 STANCE_INDEX = {name: i for i, name in enumerate(STANCES)}
 
 

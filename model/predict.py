@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, overload
 
+from . import checkpoint as checkpoints
 from .labels import STANCES, TOPICS
 from .text import split_passages
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "default"
 DEFAULT_BATCH_SIZE = 64
 BACKENDS = ("torch", "onnx")
 Backend = Literal["torch", "onnx"]
@@ -26,10 +26,15 @@ _lock = threading.Lock()
 
 
 def load_model(checkpoint: str | Path | None = None):
-    """Load (once) and return the classifier stored in ``checkpoint`` (default: the shipped one)."""
+    """Load (once) and return the classifier stored in ``checkpoint``.
+
+    The default is ``model.checkpoint.default_checkpoint()``: ``$ENTENTE_CHECKPOINT``, else
+    the shipped checkpoint of a checkout or an installation. A missing checkpoint is a
+    ``FileNotFoundError``, an invalid one a ``model.checkpoint.CheckpointError``.
+    """
     from .classifier import EntenteClassifier
 
-    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    path = checkpoints.resolve(checkpoint)
     key = str(path.resolve())
     with _lock:
         if key not in _cache:
@@ -47,9 +52,9 @@ def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if backend == "torch":
         return load_model(checkpoint)
-    from .onnx_backend import OnnxEncoder
+    from .onnx_runtime import OnnxEncoder
 
-    path = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    path = checkpoints.resolve(checkpoint)
     key = f"{path.resolve()}::onnx"
     with _lock:
         if key not in _cache:
@@ -58,19 +63,22 @@ def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch
 
 
 def _records(texts: list[str], model, encoder, batch_size: int) -> list[dict]:
-    pt, ps = model.proba_from_embeddings(encoder.embed(texts, batch_size=batch_size), texts)
-    out = []
-    for text, tp, sp in zip(texts, pt, ps):
-        out.append(
-            {
-                "text": text,
-                "topics": [t for t, p, th in zip(TOPICS, tp, model.thresholds_) if p >= th],
-                "topic_scores": {t: round(float(p), 4) for t, p in zip(TOPICS, tp)},
-                "stance": STANCES[int(sp.argmax())],
-                "stance_scores": {s: float(p) for s, p in zip(STANCES, sp)},
-            }
-        )
-    return out
+    """One prediction record per text: the decisions (``decide``) and the probabilities behind them."""
+    from .calibration import decide
+
+    topic_probs, stance_probs = model.proba_from_embeddings(encoder.embed(texts, batch_size=batch_size), texts)
+    topics, stances = decide(topic_probs, stance_probs, model.thresholds_)
+    return [
+        {
+            "text": text,
+            "topics": [t for t, chosen in zip(TOPICS, topic_row) if chosen],
+            "topic_scores": {t: float(p) for t, p in zip(TOPICS, topic_prob_row)},
+            "stance": STANCES[int(stance)],
+            "stance_scores": {s: float(p) for s, p in zip(STANCES, stance_prob_row)},
+        }
+        for text, topic_row, topic_prob_row, stance, stance_prob_row
+        in zip(texts, topics, topic_probs, stances, stance_probs)
+    ]
 
 
 @overload
@@ -89,7 +97,8 @@ def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE, backend="t
     Each result has ``text``, ``topics`` (labels at or above their threshold, in the
     order security, energy, taiwan, ukraine), ``topic_scores``, ``stance`` (the most
     probable of cooperative, friction, neutral) and ``stance_scores`` (summing to 1).
-    ``backend`` picks the encoder: ``"torch"`` (float32) or ``"onnx"`` (int8, see
+    Scores are the probabilities the decisions were made on, unrounded; the output files
+    of ``model.report`` round them. ``backend`` picks the encoder: ``"torch"`` (float32) or ``"onnx"`` (int8, see
     ``load_encoder``).
     """
     single = isinstance(texts, str)
@@ -118,7 +127,7 @@ def summarize(passages: list[dict]) -> dict:
         "topic_share": {t: (sum(t in p["topics"] for p in passages) / n if n else 0.0) for t in TOPICS},
         "stance_counts": {s: sum(p["stance"] == s for p in passages) for s in STANCES},
         "cooperation_index": (
-            round(sum(p["stance_scores"]["cooperative"] - p["stance_scores"]["friction"] for p in passages) / n, 4)
+            sum(p["stance_scores"]["cooperative"] - p["stance_scores"]["friction"] for p in passages) / n
             if n
             else None
         ),

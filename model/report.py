@@ -1,6 +1,7 @@
 """Writers for scored articles: JSON Lines, CSV and a self-contained HTML report.
 
-Every writer streams: articles are written one at a time, so memory stays bounded
+Every score a writer prints is rounded to ``SCORE_DECIMALS`` decimals (``rounded``),
+the same in every format. Every writer streams: articles are written one at a time, so memory stays bounded
 however many inputs there are. Files are written to a temporary file beside the
 target and renamed into place on success, so an interrupted run never leaves a
 half-written output file.
@@ -20,7 +21,7 @@ from typing import IO
 
 from .labels import STANCES, TOPICS
 
-FORMATS = ("jsonl", "csv", "html")
+SCORE_DECIMALS = 4
 STANCE_COLOURS = {"cooperative": "#2e7d32", "friction": "#c62828", "neutral": "#757575"}
 STANCE_BACKGROUNDS = {"cooperative": "#e3f2e4", "friction": "#fbe3e3", "neutral": "#f1f1f1"}
 CSV_COLUMNS = (
@@ -39,9 +40,19 @@ def format_for(path: str | None, explicit: str | None) -> str:
     return {"csv": "csv", "html": "html", "htm": "html"}.get(suffix, "jsonl")
 
 
+def rounded(score: float) -> float:
+    """A score as every output prints it: rounded to ``SCORE_DECIMALS`` decimals."""
+    return round(float(score), SCORE_DECIMALS)
+
+
 def passage_records(source: str, result: dict) -> list[dict]:
-    """Flat per-passage records, each naming its source file."""
-    return [{"source": source, **p} for p in result["passages"]]
+    """Flat per-passage records, each naming its source file, scores rounded."""
+    return [
+        {"source": source, **p,
+         "topic_scores": {t: rounded(v) for t, v in p["topic_scores"].items()},
+         "stance_scores": {s: rounded(v) for s, v in p["stance_scores"].items()}}
+        for p in result["passages"]
+    ]
 
 
 class _Writer:
@@ -111,12 +122,12 @@ class CsvWriter(_Writer):
         self.csv.writerow(CSV_COLUMNS)
 
     def write_article(self, source: str, result: dict) -> None:
-        for p in result["passages"]:
+        for p in passage_records(source, result):
             self.csv.writerow(
                 [source, p["index"], p["start"], p["end"], p["text"], ";".join(p["topics"])]
-                + [f"{p['topic_scores'][t]:.4f}" for t in TOPICS]
+                + [f"{p['topic_scores'][t]:.{SCORE_DECIMALS}f}" for t in TOPICS]
                 + [p["stance"]]
-                + [f"{p['stance_scores'][s]:.4f}" for s in STANCES]
+                + [f"{p['stance_scores'][s]:.{SCORE_DECIMALS}f}" for s in STANCES]
             )
 
 
@@ -136,11 +147,11 @@ class HtmlWriter(_Writer):
         self.out.write(f"<h2>{esc(source)}</h2>\n")
         self.out.write('<div class="summary">' + _summary_svg(s) + "<p>")
         self.out.write(f'{s["n_passages"]} passages · cooperation index '
-                       f'<b>{"n/a" if ci is None else f"{ci:+.2f}"}</b> (−1 friction … +1 cooperative)</p></div>\n')
+                       f'<b>{"n/a" if ci is None else f"{rounded(ci):+}"}</b> (−1 friction … +1 cooperative)</p></div>\n')
         self.out.write('<div class="text">\n')
-        for p in result["passages"]:
-            tip = "; ".join(f"{k} {v:.2f}" for k, v in p["stance_scores"].items()) + " | " + "; ".join(
-                f"{k} {v:.2f}" for k, v in p["topic_scores"].items()
+        for p in passage_records(source, result):
+            tip = "; ".join(f"{k} {v}" for k, v in p["stance_scores"].items()) + " | " + "; ".join(
+                f"{k} {v}" for k, v in p["topic_scores"].items()
             )
             tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in p["topics"])
             self.out.write(
@@ -161,18 +172,16 @@ WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter}
 def open_writer(fmt: str, path: str | Path | None = None, stream: IO[str] | None = None) -> _Writer:
     """A streaming writer for ``fmt``; ``path=None`` writes to ``stream`` (default: stdout)."""
     if fmt not in WRITERS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(WRITERS)}")
     return WRITERS[fmt](path, stream)
 
 
 def _legend() -> str:
-    items = "".join(
-        f'<span class="passage {s}">{s}</span> ' for s in STANCES
-    )
+    stances = "".join(f'<span class="passage {s}">{s}</span> ' for s in STANCES)
+    topics = "".join(f'<span class="tag">{t}</span>' for t in TOPICS)
     return (
-        '<div class="legend"><b>Stance</b> (highlight colour): ' + items
-        + ' · <b>Topics</b>: <span class="tag">security</span><span class="tag">energy</span>'
-        '<span class="tag">taiwan</span><span class="tag">ukraine</span> · hover a passage for its scores.</div>\n'
+        f'<div class="legend"><b>Stance</b> (highlight colour): {stances} · <b>Topics</b>: {topics}'
+        " · hover a passage for its scores.</div>\n"
     )
 
 

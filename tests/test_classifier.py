@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from model.classifier import EntenteClassifier, best_thresholds, expected_calibration_error, fit_temperature
+from model.classifier import EntenteClassifier
 
 GAS = "Russia and China signed a new deal to supply natural gas through a pipeline."
 DRILLS = "Chinese and Russian warships held joint naval drills near Japan."
@@ -113,13 +113,24 @@ def test_loading_a_missing_checkpoint_fails_clearly(tmp_path):
         EntenteClassifier.from_pretrained(tmp_path)
 
 
-def test_best_thresholds_and_calibration_helpers():
-    y = np.array([[1], [1], [0], [0]])
-    p = np.array([[0.9], [0.4], [0.3], [0.1]])
-    assert best_thresholds(y, p)[0] == pytest.approx(0.4)  # F1 = 1 on (0.3, 0.4]: the tie goes towards 0.5
-    rng = np.random.default_rng(0)
-    logits = rng.normal(size=(500, 3)) * 5
-    labels = np.array([rng.choice(3, p=np.exp(l / 5) / np.exp(l / 5).sum()) for l in logits])
-    assert fit_temperature(logits, labels) == pytest.approx(5, rel=0.3)  # recovers the true temperature
-    probs = np.array([[0.9, 0.05, 0.05]] * 10)
-    assert expected_calibration_error(probs, np.zeros(10, dtype=int)) == pytest.approx(0.1)
+def test_scikit_learn_clone_get_params_and_set_params():
+    from sklearn.base import clone
+
+    model = EntenteClassifier(C=2.0, threshold_folds=0)
+    copy = clone(model)
+    assert copy is not model and copy.get_params(deep=True) == model.get_params(deep=False)
+    assert copy.set_params(C=1.0) is copy and copy.C == 1.0 and model.C == 2.0
+    with pytest.raises(ValueError, match="no parameter"):
+        model.set_params(epoch=3)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"C": 0}, "C must be a positive number"),
+    ({"class_weight": "auto"}, "class_weight must be"),
+    ({"threshold_folds": 1}, "threshold_folds must be 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+])
+def test_hyperparameters_are_validated_at_fit(params, message):
+    model = EntenteClassifier(**params)  # storing them is fine (scikit-learn convention) ...
+    with pytest.raises(ValueError, match=message):  # ... fitting is not
+        model.fit(["a", "b"], [[0, 0, 0, 0], [1, 0, 0, 0]], [0, 1])

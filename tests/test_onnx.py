@@ -12,7 +12,9 @@ pytest.importorskip("onnx")
 
 from model import predict  # noqa: E402
 from model.cli import main  # noqa: E402
-from model.onnx_backend import DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, OnnxEncoder, export_onnx  # noqa: E402
+from model.calibration import decide  # noqa: E402
+from model.onnx_export import DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, export_onnx  # noqa: E402
+from model.onnx_runtime import OnnxEncoder  # noqa: E402
 from model.predict import load_encoder, load_model  # noqa: E402
 
 TEXTS = [
@@ -47,8 +49,7 @@ def float_checkpoint(tiny_checkpoint, tmp_path_factory):
 
 
 def _decisions(model, texts, X):
-    pt, ps = model.proba_from_embeddings(X, texts)
-    return pt >= model.thresholds_, ps.argmax(axis=1)
+    return decide(*model.proba_from_embeddings(X, texts), model.thresholds_)
 
 
 def test_export_writes_a_quantised_graph_and_records_it(int8_checkpoint):

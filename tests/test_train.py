@@ -84,7 +84,7 @@ def test_thresholds_and_temperature_can_come_from_out_of_fold_predictions(tmp_pa
     assert config["calibration"]["source"] == "out-of-fold: oof.jsonl"
     # thresholds are the grid's F1-best on those predictions as calibrated by the saved
     # logit and cue weights, not the untuned 0.5 everywhere
-    from model.classifier import best_thresholds
+    from model.calibration import best_thresholds
     from model.cues import topic_cues
     from training.data import read_jsonl
 

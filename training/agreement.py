@@ -11,6 +11,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
+
 from model.labels import STANCES, TOPICS
 from training.data import LABELS, read_jsonl
 
@@ -18,56 +20,62 @@ ANNOTATIONS = LABELS.parent / "annotations"
 
 
 def cohen_kappa(a: list, b: list) -> float:
-    """Cohen's kappa for two raters' labels of the same items."""
-    n = len(a)
-    if n == 0:
+    """Cohen's kappa (``sklearn.metrics.cohen_kappa_score``) for two raters' labels of the same items.
+
+    Two raters who give every item the same single label agree perfectly: 1.0 (scikit-learn
+    leaves that case undefined). No items: NaN.
+    """
+    if not a:
         return float("nan")
-    po = sum(x == y for x, y in zip(a, b)) / n
-    ca, cb = Counter(a), Counter(b)
-    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
-    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
+    if len(set(a) | set(b)) == 1:
+        return 1.0
+    return float(cohen_kappa_score(a, b))
 
 
 def _key(r: dict) -> tuple[str, int]:
     return r["doc_id"], r["sent_idx"]
 
 
+def _raw_agreement(first: list, second: list) -> float:
+    return round(sum(x == y for x, y in zip(first, second)) / len(first), 3)
+
+
 def agreement(a: list[dict], b: list[dict]) -> dict:
     """Kappa and raw agreement per topic (yes/no) and for stance, over the units both passes labelled."""
-    bm = {_key(r): r for r in b}
-    pairs = [(r, bm[_key(r)]) for r in a if _key(r) in bm]
+    by_key_b = {_key(record): record for record in b}
+    pairs = [(record, by_key_b[_key(record)]) for record in a if _key(record) in by_key_b]
     out = {"n": len(pairs), "topics": {}, "stance": {}}
-    for t in TOPICS:
-        x = [t in p["topics"] for p, _ in pairs]
-        y = [t in q["topics"] for _, q in pairs]
-        out["topics"][t] = {"kappa": round(cohen_kappa(x, y), 3), "raw": round(sum(i == j for i, j in zip(x, y)) / len(x), 3),
-                            "yes_a": sum(x), "yes_b": sum(y)}
-    x = [p["stance"] for p, _ in pairs]
-    y = [q["stance"] for _, q in pairs]
-    out["stance"] = {"kappa": round(cohen_kappa(x, y), 3), "raw": round(sum(i == j for i, j in zip(x, y)) / len(x), 3),
-                     "confusion_a_rows_b_cols": [[sum(1 for i, j in zip(x, y) if i == s and j == u) for u in STANCES]
-                                                 for s in STANCES]}
-    out["all_topics_exact"] = round(sum(p["topics"] == q["topics"] for p, q in pairs) / len(pairs), 3)
-    out["units_with_any_disagreement"] = sum(p["topics"] != q["topics"] or p["stance"] != q["stance"] for p, q in pairs)
+    for topic in TOPICS:
+        yes_a = [topic in first["topics"] for first, _ in pairs]
+        yes_b = [topic in second["topics"] for _, second in pairs]
+        out["topics"][topic] = {"kappa": round(cohen_kappa(yes_a, yes_b), 3), "raw": _raw_agreement(yes_a, yes_b),
+                                "yes_a": sum(yes_a), "yes_b": sum(yes_b)}
+    stance_a = [first["stance"] for first, _ in pairs]
+    stance_b = [second["stance"] for _, second in pairs]
+    out["stance"] = {"kappa": round(cohen_kappa(stance_a, stance_b), 3), "raw": _raw_agreement(stance_a, stance_b),
+                     "confusion_a_rows_b_cols": confusion_matrix(stance_a, stance_b, labels=list(STANCES)).tolist()}
+    out["all_topics_exact"] = round(sum(first["topics"] == second["topics"] for first, second in pairs) / len(pairs), 3)
+    out["units_with_any_disagreement"] = sum(first["topics"] != second["topics"] or first["stance"] != second["stance"]
+                                             for first, second in pairs)
     return out
 
 
 def adjudication_changes(final: list[dict], a: list[dict], b: list[dict]) -> dict:
     """How the adjudicated labels relate to each pass: kept A, kept B, or a third reading."""
-    am, bm = {_key(r): r for r in a}, {_key(r): r for r in b}
-    c = Counter()
-    for r in final:
-        ra, rb = am[_key(r)], bm[_key(r)]
+    by_key_a, by_key_b = {_key(record): record for record in a}, {_key(record): record for record in b}
+    counts = Counter()
+    for record in final:
+        first, second = by_key_a[_key(record)], by_key_b[_key(record)]
         for field in ("topics", "stance"):
-            if ra[field] == rb[field]:
-                c[f"{field}: passes agreed, kept" if r[field] == ra[field] else f"{field}: passes agreed, changed"] += 1
-            elif r[field] == ra[field]:
-                c[f"{field}: disagreement, pass A's reading"] += 1
-            elif r[field] == rb[field]:
-                c[f"{field}: disagreement, pass B's reading"] += 1
+            if first[field] == second[field]:
+                counts[f"{field}: passes agreed, {'kept' if record[field] == first[field] else 'changed'}"] += 1
+            elif record[field] == first[field]:
+                counts[f"{field}: disagreement, pass A's reading"] += 1
+            elif record[field] == second[field]:
+                counts[f"{field}: disagreement, pass B's reading"] += 1
             else:
-                c[f"{field}: disagreement, a third reading"] += 1
-    return dict(sorted(c.items()))
+                counts[f"{field}: disagreement, a third reading"] += 1
+    return dict(sorted(counts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

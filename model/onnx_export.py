@@ -1,33 +1,32 @@
-"""Optional ONNX Runtime backend: the encoder exported with dynamic int8 quantisation.
+"""ONNX export: a checkpoint's encoder as an int8 ONNX graph (``entente export-onnx``).
 
-``export_onnx(checkpoint)`` (the command ``entente export-onnx``) writes
-``encoder.int8.onnx`` into a checkpoint: the transformer body, mean pooling and L2
-normalisation in one graph with dynamic batch and sequence axes, its weight MatMuls
-quantised to int8 per output channel (activations are quantised on the fly). All of them
-when that keeps the checkpoint's decisions on 99% of the corpus sentences, else all but
-the kinds int8 moves most (``DEFAULT_KEEP_FLOAT32``). The heads are not
-exported: they run as usual on the pooled embedding. ``OnnxEncoder`` runs that graph
-with one intra-op thread per available core.
+``export_onnx(checkpoint)`` writes ``encoder.int8.onnx`` into a checkpoint: the
+transformer body, mean pooling and L2 normalisation in one graph with dynamic batch and
+sequence axes, its weight MatMuls quantised to int8 per output channel (activations are
+quantised on the fly). All of them when that keeps the checkpoint's decisions on 99% of
+the corpus sentences, else all but the kinds int8 moves most (``DEFAULT_KEEP_FLOAT32``).
+The heads are not exported: they run as usual on the pooled embedding
+(``model.onnx_runtime.OnnxEncoder``). The export is recorded in the checkpoint's
+``config.json`` (``model.checkpoint.update_config``).
 
-Both need the ``onnx`` extra (``pip install 'entente[onnx]'``); nothing here is imported
-unless this backend is asked for.
+Needs the ``onnx`` extra (``pip install 'entente[onnx]'``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .classifier import CONFIG_NAME, ONNX_ENCODER_NAME, _write_text
-from .encoder import available_cores, key_mask, load_tokenizer, mean_pool, tokenize_sorted
+from .calibration import decide
+from .checkpoint import update_config
+from .encoder import key_mask, mean_pool
+from .onnx_runtime import OnnxEncoder, onnx_path, require
 
 OPSET = 17
-INSTALL_HINT = "pip install 'entente[onnx]'"
 # The encoder's weight matrices by kind: a pattern on the torch parameter name.
 MATMUL_KINDS = {
     "query": r"attention\.self\.query\.",
@@ -60,8 +59,9 @@ def agreement(model, texts: list[str], x32: np.ndarray, x8: np.ndarray) -> dict:
     """How often embeddings ``x8`` of ``texts`` lead ``model``'s heads to the decisions ``x32`` leads them to,
     and how close the two are."""
     (t32, s32), (t8, s8) = model.proba_from_embeddings(x32, texts), model.proba_from_embeddings(x8, texts)
-    same_topics = ((t32 >= model.thresholds_) == (t8 >= model.thresholds_)).all(axis=1)
-    same_stance = s32.argmax(axis=1) == s8.argmax(axis=1)
+    (topics32, stance32), (topics8, stance8) = decide(t32, s32, model.thresholds_), decide(t8, s8, model.thresholds_)
+    same_topics = (topics32 == topics8).all(axis=1)
+    same_stance = stance32 == stance8
     cos = (x32 * x8).sum(axis=1)
     return {
         "n": len(x32),
@@ -72,20 +72,6 @@ def agreement(model, texts: list[str], x32: np.ndarray, x8: np.ndarray) -> dict:
         "embedding_cosine_min": round(float(cos.min()), 5),
         "max_abs_score_diff": round(float(max(np.abs(t32 - t8).max(), np.abs(s32 - s8).max())), 4),
     }
-
-
-def _require(module: str, what: str):
-    """Import an optional dependency, or fail with one line saying how to install it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f"{what} needs the {module} package: {INSTALL_HINT}") from None
-
-
-def onnx_path(checkpoint: str | Path) -> Path:
-    return Path(checkpoint) / ONNX_ENCODER_NAME
 
 
 def _pooled_encoder(encoder):
@@ -185,8 +171,8 @@ def export_onnx(
     unknown = sorted(set(keep_float32 or ()) - set(MATMUL_KINDS))
     if unknown:
         raise ValueError(f"unknown weight kind(s) {', '.join(unknown)}; choose from {', '.join(MATMUL_KINDS)}")
-    _require("onnx", "ONNX export")
-    _require("onnxruntime", "ONNX export")
+    require("onnx", "ONNX export")
+    require("onnxruntime", "ONNX export")
     from .predict import load_model
 
     path = Path(checkpoint)
@@ -194,7 +180,8 @@ def export_onnx(
     texts = [] if keep_float32 is not None else list(corpus_sentences() if calibration is None else calibration)
     candidates = [tuple(keep_float32)] if keep_float32 is not None else list(CANDIDATES) if texts else [DEFAULT_KEEP_FLOAT32]
     dst = onnx_path(path)
-    with tempfile.TemporaryDirectory(prefix="entente-onnx-") as tmp:
+    # in the checkpoint's folder, so that the finished file is renamed into place (same file system)
+    with tempfile.TemporaryDirectory(prefix=".entente-onnx-", dir=path) as tmp:
         fp32, int8 = Path(tmp) / "encoder.fp32.onnx", Path(tmp) / dst.name
         _export_float32(model.encoder_, fp32)
         x32 = model.embed(texts) if texts else None
@@ -208,12 +195,8 @@ def export_onnx(
                     break
         quantization["choice"] = _choice(keep_float32, len(texts), min_agreement, tried)
         int8.replace(dst)
-    config = json.loads((path / CONFIG_NAME).read_text())
-    config["onnx"] = {
-        "file": dst.name, "opset": OPSET, "quantization": quantization,
-        "sha256": hashlib.sha256(dst.read_bytes()).hexdigest(),
-    }
-    _write_text(path / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+    update_config(path, onnx={"file": dst.name, "opset": OPSET, "quantization": quantization,
+                              "sha256": hashlib.sha256(dst.read_bytes()).hexdigest()})
     return dst
 
 
@@ -227,41 +210,3 @@ def _choice(keep_float32, n_texts: int, min_agreement: float, tried: list[dict])
                    f"of {n_texts} corpus sentences (else the last tried)", "tried": tried}
 
 
-def session_options():
-    """ONNX Runtime settings for a small CPU: every available core inside each op, one op at a time."""
-    ort = _require("onnxruntime", "the ONNX backend")
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = available_cores()
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3  # errors only
-    return opts
-
-
-class OnnxEncoder:
-    """The exported int8 encoder of a checkpoint: ``embed(texts)`` like the torch encoder's."""
-
-    def __init__(self, checkpoint: str | Path, file: Path | None = None):
-        ort = _require("onnxruntime", "the ONNX backend")
-        file = onnx_path(checkpoint) if file is None else file
-        if not file.is_file():
-            raise FileNotFoundError(
-                f"checkpoint {checkpoint} has no ONNX encoder ({file.name}); "
-                f"run: entente export-onnx --checkpoint {checkpoint}"
-            )
-        self.session = ort.InferenceSession(str(file), session_options(), providers=["CPUExecutionProvider"])
-        self.tokenizer = load_tokenizer()
-        self.dim = int(self.session.get_outputs()[0].shape[1])
-
-    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
-        """One batch of token ids to pooled, normalised embeddings ``[b, dim]``."""
-        return self.session.run(None, {"input_ids": input_ids, "attention_mask": attention_mask})[0]
-
-    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Embed ``texts`` in their original order (float32, shape ``[n, dim]``)."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if len(texts):
-            for idx, batch in tokenize_sorted(self.tokenizer, texts, batch_size):
-                out[idx] = self.run(batch["input_ids"].numpy(), batch["attention_mask"].numpy())
-        return out

@@ -1,0 +1,147 @@
+"""The two heads on the sentence embedding, and how they are trained.
+
+``Heads`` holds a multi-label topic head (one logit per topic) and a stance head (one
+logit per stance), both linear. Its parameter names (``topic.weight``, ``stance.bias``
+...) are the tensor names of a checkpoint's ``model.safetensors``.
+
+Two ways to train them, which ``EntenteClassifier`` combines:
+
+* ``fit_linear_heads``: a logistic regression per topic and one for stance on frozen
+  embeddings (scikit-learn), copied into the torch heads;
+* ``fine_tune``: encoder and heads trained together on both losses (binary
+  cross-entropy with positive weights for topics, class-weighted cross-entropy for
+  stance), starting from the linear heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .encoder import SentenceEncoder, Tokenizer, tokenize_sorted
+from .labels import STANCES, TOPICS
+
+# The logit a head gives a label that is always (or never) present in its training data.
+CONSTANT_LOGIT = 10.0
+
+
+class Heads(nn.Module):
+    """A linear topic head ``[dim -> 4]`` and a linear stance head ``[dim -> 3]``."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.topic = nn.Linear(dim, len(TOPICS))
+        self.stance = nn.Linear(dim, len(STANCES))
+
+    @property
+    def dim(self) -> int:
+        return self.topic.in_features
+
+    def forward(self, embeddings: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.topic(embeddings), self.stance(embeddings)
+
+    def logits(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Topic and stance logits for ``[n, dim]`` embeddings from any encoder backend."""
+        x = torch.from_numpy(np.ascontiguousarray(embeddings, dtype=np.float32))
+        with torch.inference_mode():
+            topic, stance = self(x)
+        return topic.numpy(), stance.numpy()
+
+    @staticmethod
+    def expected_shapes(dim: int) -> dict[str, tuple[int, ...]]:
+        """The tensors a checkpoint's heads file must hold, with their shapes."""
+        return {"topic.weight": (len(TOPICS), dim), "topic.bias": (len(TOPICS),),
+                "stance.weight": (len(STANCES), dim), "stance.bias": (len(STANCES),)}
+
+
+def fit_linear_heads(X: np.ndarray, Y: np.ndarray, s: np.ndarray, C: float, class_weight: str | None) -> Heads:
+    """Logistic regressions on embeddings ``X`` ``[n, dim]``, copied into torch heads.
+
+    A topic always (or never) present in ``Y`` gets a constant logit; so does a stance
+    when only one occurs in ``s``.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    heads = Heads(X.shape[1])
+    with torch.no_grad():
+        for label in range(len(TOPICS)):
+            if 0 < Y[:, label].sum() < len(Y):
+                lr = LogisticRegression(C=C, class_weight=class_weight, max_iter=2000).fit(X, Y[:, label])
+                heads.topic.weight[label] = torch.from_numpy(lr.coef_[0]).float()
+                heads.topic.bias[label] = float(lr.intercept_[0])
+            else:
+                heads.topic.weight[label] = 0.0
+                heads.topic.bias[label] = CONSTANT_LOGIT if Y[:, label].all() else -CONSTANT_LOGIT
+        present = np.unique(s)
+        heads.stance.weight.zero_()
+        heads.stance.bias.fill_(-CONSTANT_LOGIT)
+        if len(present) == 1:
+            heads.stance.bias[int(present[0])] = CONSTANT_LOGIT
+        else:
+            lr = LogisticRegression(C=C, class_weight=class_weight, max_iter=2000).fit(X, s)
+            coef, intercept = lr.coef_, lr.intercept_
+            if len(present) == 2:  # binary sklearn output: one row for class present[1]
+                coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+                intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+            for row, stance in enumerate(present):
+                heads.stance.weight[int(stance)] = torch.from_numpy(coef[row]).float()
+                heads.stance.bias[int(stance)] = float(intercept[row])
+    return heads
+
+
+def fine_tune(
+    encoder: SentenceEncoder,
+    tokenizer: Tokenizer,
+    heads: Heads,
+    texts: Sequence[str],
+    Y: np.ndarray,
+    s: np.ndarray,
+    *,
+    epochs: int,
+    learning_rate: float,
+    head_learning_rate: float,
+    batch_size: int,
+    class_weight: str | None,
+    seed: int,
+) -> None:
+    """Train ``encoder`` and ``heads`` together in place (AdamW, linear decay, gradient clipping at 1).
+
+    With ``class_weight``, rare topics weigh more in the binary cross-entropy (positive
+    weights clipped to 1..10) and rare stances in the cross-entropy ("balanced" weights).
+    """
+    texts = list(texts)
+    generator = torch.Generator().manual_seed(seed)
+    positives = Y.sum(axis=0)
+    pos_weight = torch.tensor(np.clip((len(Y) - positives) / np.maximum(positives, 1), 1.0, 10.0),
+                              dtype=torch.float32)
+    counts = np.bincount(s, minlength=len(STANCES)).astype(np.float64)
+    stance_weight = torch.tensor(len(s) / (len(STANCES) * np.maximum(counts, 1)), dtype=torch.float32)
+    topic_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight if class_weight else None)
+    stance_loss = nn.CrossEntropyLoss(weight=stance_weight if class_weight else None)
+    optimizer = torch.optim.AdamW([
+        {"params": encoder.parameters(), "lr": learning_rate},
+        {"params": heads.parameters(), "lr": head_learning_rate},
+    ], weight_decay=0.01)
+    steps = epochs * -(-len(texts) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
+    topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
+    encoder.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(texts), generator=generator).numpy()
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            # one batch, reordered by token length: align the targets with that order
+            sub_idx, batch = next(tokenize_sorted(tokenizer, [texts[i] for i in idx], len(idx)))
+            targets = idx[sub_idx]
+            topic_logits, stance_logits = heads(encoder(**batch))
+            loss = (topic_loss(topic_logits, topic_targets[targets])
+                    + stance_loss(stance_logits, stance_targets[targets]))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+    encoder.eval()
