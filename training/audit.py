@@ -2,7 +2,7 @@
 
     python -m training.audit                         # frozen MiniLM + logistic regression, 5 article folds
     python -m training.audit --top 300 --random 300 --output runs/audit
-    python -m training.audit --out-of-fold-predictions docs/oof/minilm_finetune.jsonl
+    python -m training.audit --out-of-fold-predictions docs/oof/minilm_finetune.jsonl --model minilm_finetune
 
 Out-of-fold probabilities come from a grouped cross-validation (whole articles held out,
 so a unit is never scored by a model that saw its article). ``cleanlab``'s
@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from model.labels import STANCES, TOPICS
-from training.data import LABELS, load_records, read_jsonl
+from training.data import LABELS, load_records
+from training.out_of_fold import read_out_of_fold_predictions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,26 +111,13 @@ def blind(unit: dict) -> dict:
     return {k: unit[k] for k in ("id", "doc_id", "sent_idx", "text")}
 
 
-def read_out_of_fold(path: str | Path, records: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities saved by ``training.evaluate`` (one object per unit, by id).
-
-    Each line holds the unit and, under the model's name, its ``topic_scores`` and
-    ``stance_scores``; the first model in the file is used.
-    """
-    by_id = {r["id"]: r for r in read_jsonl(path)}
-    missing = [r["id"] for r in records if r["id"] not in by_id]
-    if missing:
-        raise ValueError(f"{path}: no out-of-fold prediction for {len(missing)} unit(s), e.g. {missing[:3]}")
-    scores = [next(v for v in by_id[r["id"]].values() if isinstance(v, dict)) for r in records]
-    return (np.array([p["topic_scores"] for p in scores], dtype=float),
-            np.array([p["stance_scores"] for p in scores], dtype=float))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.audit", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=LABELS, help="label file (default: labels/sentences.jsonl)")
     parser.add_argument("--out-of-fold-predictions", type=Path, default=None,
-                        help="use saved out-of-fold probabilities instead of fitting frozen MiniLM + LR")
+                        help="use saved out-of-fold probabilities (python -m training.evaluate --predictions FILE) "
+                        "instead of fitting frozen MiniLM + LR")
+    parser.add_argument("--model", default="minilm_finetune", help="model name in that file")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--top", type=int, default=300, help="most suspect units to review")
     parser.add_argument("--random", type=int, default=300, help="units drawn at random from the rest")
@@ -139,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     records = load_records(args.labels)
     if args.out_of_fold_predictions:
-        PT, PS = read_out_of_fold(args.out_of_fold_predictions, records)
+        PT, PS = read_out_of_fold_predictions(args.out_of_fold_predictions, args.model, [r["id"] for r in records])
     else:
         Y = np.array([[t in r["topics"] for t in TOPICS] for r in records], dtype=int)
         s = np.array([STANCES.index(r["stance"]) for r in records])
