@@ -66,11 +66,29 @@ def test_to_dataset_columns(tiny_dataset):
 
 def test_the_shipped_labels_are_valid_and_cover_the_corpus():
     ds = load_dataset(LABELS)  # raises with every problem listed if the check fails
-    from training.data import corpus_units
+    from training.data import corpus_units, read_non_units
 
-    assert len(ds) == sum(len(u) for u in corpus_units().values())  # every unit, once
-    assert len(set(ds["doc_id"])) == 88
+    non_units = read_non_units(LABELS)
+    # every unit once: labelled, or listed as no unit under the codebook
+    assert len(ds) + len(non_units) == sum(len(u) for u in corpus_units().values())
+    assert not {r["id"] for r in non_units} & set(ds["id"])
+    assert len(set(ds["doc_id"])) == 475 and len(ds) >= 4500
     assert len(set(ds["id"])) == len(ds)
+
+
+def test_a_non_unit_that_is_also_labelled_or_does_not_match_fails_the_check():
+    from training.data import check_records
+
+    units = {"d1": ["Putin met Xi.", "Photo: AFP caption here"]}
+    label = {"id": "d1-x", "doc_id": "d1", "sent_idx": 0, "text": "Putin met Xi.", "topics": [], "stance": "neutral"}
+    non_unit = {"id": "d1-y", "doc_id": "d1", "sent_idx": 1, "text": "Photo: AFP caption here", "why": "a caption"}
+    assert check_records([label], units, non_units=[non_unit]) == []
+    assert any("not labelled" in p for p in check_records([label], units, non_units=[]))
+    both = dict(label, id="d1-z", sent_idx=1, text="Photo: AFP caption here")
+    assert any("non-unit" in p for p in check_records([label, both], units, non_units=[non_unit]))
+    wrong = dict(non_unit, text="Something else")
+    assert any("differs" in p for p in check_records([label], units, non_units=[wrong]))
+    assert any("reason" in p for p in check_records([label], units, non_units=[dict(non_unit, why="")]))
 
 
 def test_read_jsonl_names_a_malformed_line(tmp_path):

@@ -1,6 +1,7 @@
 """Agreement between the two independent annotation passes, and what adjudication changed.
 
-    python -m training.agreement            # prints the tables used in labels/README.md
+    python -m training.agreement            # the first passes (88 articles), as in labels/README.md
+    python -m training.agreement --a labels/annotations/more_a.jsonl --b labels/annotations/more_b.jsonl
 """
 
 from __future__ import annotations
@@ -61,10 +62,15 @@ def agreement(a: list[dict], b: list[dict]) -> dict:
 
 
 def adjudication_changes(final: list[dict], a: list[dict], b: list[dict]) -> dict:
-    """How the adjudicated labels relate to each pass: kept A, kept B, or a third reading."""
+    """How the adjudicated labels relate to each pass: kept A, kept B, or a third reading.
+
+    Only units both passes labelled count: the label file holds several batches of passes.
+    """
     by_key_a, by_key_b = {_key(record): record for record in a}, {_key(record): record for record in b}
     counts = Counter()
     for record in final:
+        if _key(record) not in by_key_a or _key(record) not in by_key_b:
+            continue  # a unit of another batch of passes
         first, second = by_key_a[_key(record)], by_key_b[_key(record)]
         for field in ("topics", "stance"):
             if first[field] == second[field]:

@@ -4,6 +4,11 @@
 label, topics out of order, a record whose text is not what the splitter produces for
 its article, a unit left unlabelled or labelled twice, and the same sentence text with
 conflicting labels.
+
+A piece the splitter emits that both annotation passes read as no unit under the
+codebook (a photo caption, a byline, a bare noun-phrase title, subscription text) is
+listed with the reason in ``labels/non_units.jsonl`` instead of being labelled; the check
+counts it as covered and fails if it is also labelled.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from model.text import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "labels" / "sentences.jsonl"
+NON_UNITS = ROOT / "labels" / "non_units.jsonl"
 CORPUS = ROOT / "corpus"
 REQUIRED = ("id", "doc_id", "sent_idx", "text", "topics", "stance")
 
@@ -57,11 +63,28 @@ def corpus_units(corpus: str | Path = CORPUS) -> dict[str, list[str]]:
     return units
 
 
-def check_records(records: list[dict], units: dict[str, list[str]] | None = None) -> list[str]:
-    """Every problem found in ``records`` (an empty list means the labels are valid)."""
+def check_records(
+    records: list[dict], units: dict[str, list[str]] | None = None, non_units: list[dict] | None = None
+) -> list[str]:
+    """Every problem found in ``records`` (an empty list means the labels are valid).
+
+    ``non_units`` are splitter pieces read as no unit (``labels/non_units.jsonl``): each
+    must match the splitter's output, and none may be labelled too.
+    """
     units = corpus_units() if units is None else units
     problems: list[str] = []
     seen: dict[tuple[str, int], int] = {}
+    excluded: set[tuple[str, int]] = set()
+    for record in non_units or []:
+        doc, idx = record.get("doc_id"), record.get("sent_idx")
+        if doc not in units or not isinstance(idx, int) or not 0 <= idx < len(units[doc]):
+            problems.append(f"non-unit {record.get('id', '?')}: no such unit {doc}[{idx}]")
+        elif units[doc][idx] != record.get("text"):
+            problems.append(f"non-unit {record.get('id', '?')}: text differs from the splitter's unit {doc}[{idx}]")
+        elif not record.get("why"):
+            problems.append(f"non-unit {record.get('id', '?')}: no reason given")
+        else:
+            excluded.add((doc, idx))
     by_text: dict[str, set] = defaultdict(set)
     ids: set[str] = set()
     for number, record in enumerate(records, 1):
@@ -95,10 +118,12 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
             problems.append(f"{where}: text differs from the splitter's unit {doc}[{idx}]: {units[doc][idx]!r}")
         if (doc, idx) in seen:
             problems.append(f"{where}: unit {doc}[{idx}] labelled twice (also record {seen[doc, idx]})")
+        if (doc, idx) in excluded:
+            problems.append(f"{where}: unit {doc}[{idx}] is listed as a non-unit and labelled too")
         seen[doc, idx] = number
         by_text[record["text"]].add((tuple(topics), stance))
     for doc, texts in units.items():
-        unlabelled = [i for i in range(len(texts)) if (doc, i) not in seen]
+        unlabelled = [i for i in range(len(texts)) if (doc, i) not in seen and (doc, i) not in excluded]
         if unlabelled:
             problems.append(f"article {doc}: unit(s) {unlabelled} not labelled")
     for text, labels in by_text.items():
@@ -107,11 +132,17 @@ def check_records(records: list[dict], units: dict[str, list[str]] | None = None
     return problems
 
 
+def read_non_units(labels: str | Path = LABELS) -> list[dict]:
+    """The non-units listed beside a label file (``non_units.jsonl``), or none."""
+    path = Path(labels).with_name(NON_UNITS.name)
+    return read_jsonl(path) if path.exists() else []
+
+
 def load_records(path: str | Path = LABELS, check: bool = True) -> list[dict]:
     """Read the label file; with ``check``, raise ``ValueError`` listing every problem."""
     records = read_jsonl(path)
     if check:
-        problems = check_records(records)
+        problems = check_records(records, non_units=read_non_units(path))
         if problems:
             raise ValueError(f"{path}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:50]))
     return records
@@ -160,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nIn Python: load_dataset() (a datasets.Dataset), load_records(), check_records(), read_jsonl().")
         return 0
     records = read_jsonl(args.labels)
-    problems = check_records(records)
+    non_units = read_non_units(args.labels)
+    problems = check_records(records, non_units=non_units)
     if problems:
         print(f"{args.labels}: {len(problems)} problem(s)", file=sys.stderr)
         for problem in problems:
@@ -168,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     counts = {t: sum(t in r["topics"] for r in records) for t in TOPICS}
     stances = {s: sum(r["stance"] == s for r in records) for s in STANCES}
-    print(f"{args.labels}: {len(records)} records in {len({r['doc_id'] for r in records})} articles, all valid")
+    print(f"{args.labels}: {len(records)} records in {len({r['doc_id'] for r in records})} articles, all valid "
+          f"({len(non_units)} non-units listed beside them)")
     print(f"  topics: {counts}\n  stances: {stances}")
     return 0
 
