@@ -47,7 +47,8 @@ def frozen_out_of_fold(texts: list[str], groups: list[str], Y: np.ndarray, s: np
 
     from model.encoder import SentenceEncoder, embed, load_tokenizer
 
-    X = embed(SentenceEncoder(), load_tokenizer(), texts, progress=True)
+    print(f"embedding {len(texts)} units with frozen MiniLM ...", flush=True)
+    X = embed(SentenceEncoder(), load_tokenizer(), texts)
     PT = np.zeros(Y.shape, dtype=float)
     PS = np.zeros((len(texts), len(STANCES)), dtype=float)
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, s, groups)
