@@ -90,3 +90,37 @@ def test_figures_can_be_recomputed_from_saved_predictions(tmp_path):
     second = json.loads(again.read_text())["models"]["minilm_frozen_logreg"]
     assert second["topics"] == first["topics"] and second["stance"]["macro_f1"] == first["stance"]["macro_f1"]
     assert second["stance"]["ece"] == pytest.approx(first["stance"]["ece"], abs=2e-3)  # scores stored rounded
+
+
+def test_an_interrupted_cross_validation_resumes_from_its_saved_folds(tiny_dataset, tmp_path, monkeypatch):
+    import training.evaluate as evaluate
+
+    ds = tiny_dataset
+    texts, groups = ds["text"], ds["doc_id"]
+    Y, s = np.array(ds["topics"]), np.array(ds["stance"])
+    folds = article_folds(groups, 3)
+    first, PT, PS, _ = cross_validate("tfidf_logreg", texts, Y, s, groups, folds, log=lambda m: None,
+                                      resume_dir=tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["fold-1.npz", "fold-2.npz", "fold-3.npz"]
+    (tmp_path / "run" / "fold-3.npz").unlink()  # the run "stopped" before its last fold
+    fitted = []
+    real = evaluate.make_model
+
+    def counting(name, **params):
+        fitted.append(name)
+        return real(name, **params)
+
+    monkeypatch.setattr(evaluate, "make_model", counting)
+    again, PT2, PS2, _ = cross_validate("tfidf_logreg", texts, Y, s, groups, folds, log=lambda m: None,
+                                        resume_dir=tmp_path / "run")
+    assert len(fitted) == 2  # fold 3 retrained, plus the template read for its parameters
+    np.testing.assert_allclose(PT2, PT) and np.testing.assert_allclose(PS2, PS)
+    assert again["stance"]["macro_f1"] == first["stance"]["macro_f1"]
+
+
+def test_the_time_split_tests_only_dated_articles_from_the_first_test_year():
+    from training.evaluate import time_split
+
+    groups = ["old"] * 3 + ["new"] * 2 + ["undated"] * 2 + ["edge"]
+    years = {"old": 2019, "new": 2025, "undated": None, "edge": 2024}
+    assert time_split(groups, years).tolist() == [3, 4, 7]

@@ -103,12 +103,14 @@ def calibrated_by_other_folds(texts, Y, PT, s, PS, folds, use_cues: bool = True)
 
 
 def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = None, log=print,
-                   out_of_fold: tuple[np.ndarray, np.ndarray] | None = None
+                   out_of_fold: tuple[np.ndarray, np.ndarray] | None = None, resume_dir: Path | None = None
                    ) -> tuple[dict, np.ndarray, np.ndarray, tuple]:
     """Out-of-fold probabilities and thresholds for one model, then all metrics.
 
     ``out_of_fold``: out-of-fold probabilities of an earlier run of the same model on the same
     folds (``--from-predictions``), to recompute the figures without training again.
+    ``resume_dir``: each fold's out-of-fold predictions are saved there as the fold ends and
+    read back instead of retrained, so an interrupted long run resumes where it stopped.
     Models calibrated on out-of-fold predictions rather than inner folds
     (``threshold_folds=0``, the fine-tuned default) are scored as they are shipped,
     calibrated by the other folds; their raw figures go under ``"uncalibrated"``.
@@ -123,12 +125,23 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
         PT, PS = out_of_fold
     else:
         for fold, test_idx in enumerate(folds, 1):
+            saved = resume_dir / f"fold-{fold}.npz" if resume_dir else None
+            if saved and saved.exists():  # finished in an earlier, interrupted run
+                with np.load(saved) as done:
+                    PT[test_idx], PS[test_idx], TH[test_idx] = done["topic"], done["stance"], done["thresholds"]
+                log(f"  {name}: fold {fold}/{len(folds)} read from {saved}")
+                continue
             train_idx = train_indices(texts, test_idx)
             model = make_model(name, **params)
             model.fit([texts[i] for i in train_idx], Y[train_idx], s[train_idx],
                       groups=[groups[i] for i in train_idx])
             PT[test_idx], PS[test_idx] = model.predict_proba([texts[i] for i in test_idx])
             TH[test_idx] = model.thresholds_
+            if saved:
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(saved.with_suffix(".tmp.npz"), topic=PT[test_idx], stance=PS[test_idx],
+                         thresholds=TH[test_idx])
+                saved.with_suffix(".tmp.npz").replace(saved)
             log(f"  {name}: fold {fold}/{len(folds)} done ({time.perf_counter() - start:.0f}s)")
     decisions = decide(PT, PS, TH)
     template = make_model(name, **params)
@@ -151,6 +164,15 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
     result["seconds"] = round(time.perf_counter() - start, 1)
     result["params"] = params
     return result, PT, PS, decisions
+
+
+def resume_path(protocol: str, name: str, params: dict, ids, Y, s, folds) -> Path:
+    """Where a run's per-fold predictions are kept: one folder per labels, folds, model and parameters."""
+    import hashlib
+
+    key = json.dumps([protocol, name, params, list(ids), Y.tolist(), s.tolist(), [f.tolist() for f in folds]],
+                     sort_keys=True)
+    return ROOT / "runs" / "cv" / f"{protocol}-{name}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
 
 
 def markdown_table(report: dict) -> str:
@@ -201,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="no training: recompute the figures from the out-of-fold predictions of an earlier "
                              "run's --predictions FILE (its parameters and time are taken from --output's report "
                              "unless --params is given)")
+    parser.add_argument("--resume", action="store_true",
+                        help="save each fold's out-of-fold predictions under runs/cv/ as it ends and reuse them "
+                             "on a rerun with the same labels, protocol, model and parameters")
     parser.add_argument("--params", type=json.loads, default={},
                         help='JSON parameters for the model(s), e.g. \'{"epochs": 3, "threshold_folds": 0}\'')
     args = parser.parse_args(argv)
@@ -238,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
             out_of_fold[0][rows], out_of_fold[1][rows] = saved
         # rescoring: the parameters and time of the run that wrote the predictions, from the report
         params = args.params or (earlier["models"].get(name, {}).get("params", {}) if out_of_fold is not None else {})
+        resume_dir = resume_path(args.protocol, name, params, ds["id"], Y, s, folds) if args.resume else None
         result, PT, PS, decided = cross_validate(name, texts, Y, s, groups, folds, params=params,
                                                  log=lambda message: print(message, file=sys.stderr),
-                                                 out_of_fold=out_of_fold)
+                                                 out_of_fold=out_of_fold, resume_dir=resume_dir)
         if out_of_fold is not None:  # the time is the training run's, not this rescoring's
             result["seconds"] = earlier["models"].get(name, {}).get("seconds")
         report["models"][name] = result
