@@ -57,6 +57,12 @@ class EntenteClassifier:
         logit (``False``: Platt scaling of the logit alone).
     seed : int
         Seeds every random choice, so the same data gives the same model.
+    distill_weight : float
+        Weight of the knowledge-distillation term on stance (0: none; fine-tuning only).
+        ``fit`` then takes a teacher's stance probabilities (``soft_stance``,
+        ``unlabelled_soft_stance``) and unlabelled texts.
+    distill_temperature : float
+        Temperature that softens teacher and student stance distributions in that term.
 
     Attributes
     ----------
@@ -92,6 +98,8 @@ class EntenteClassifier:
         threshold_folds: int = 5,
         topic_cues: bool = True,
         seed: int = 0,
+        distill_weight: float = 0.0,
+        distill_temperature: float = 2.0,
     ):
         self.fine_tune = fine_tune
         self.C = C
@@ -103,6 +111,8 @@ class EntenteClassifier:
         self.threshold_folds = threshold_folds
         self.topic_cues = topic_cues
         self.seed = seed
+        self.distill_weight = distill_weight
+        self.distill_temperature = distill_temperature
 
     # -- parameters (scikit-learn's protocol) --------------------------------------------
 
@@ -145,6 +155,10 @@ class EntenteClassifier:
                                 "0 (none) or an integer >= 2"),
             "topic_cues": (isinstance(self.topic_cues, bool), "True or False"),
             "seed": (integer(self.seed, 0), "an integer >= 0"),
+            "distill_weight": (isinstance(self.distill_weight, (int, float)) and not isinstance(self.distill_weight, bool)
+                               and self.distill_weight >= 0 and (self.distill_weight == 0 or self.fine_tune is True),
+                               "a number >= 0 (above 0 only with fine_tune=True)"),
+            "distill_temperature": (number(self.distill_temperature), "a positive number"),
         }
         for name, (valid, expected) in rules.items():
             if not valid:
@@ -157,10 +171,16 @@ class EntenteClassifier:
         self.tokenizer_ = load_tokenizer()
         self.encoder_ = SentenceEncoder().eval()
 
-    def fit(self, texts: Sequence[str], topics, stances, groups: Sequence[str] | None = None) -> "EntenteClassifier":
+    def fit(self, texts: Sequence[str], topics, stances, groups: Sequence[str] | None = None, *,
+            soft_stance: np.ndarray | None = None, unlabelled_texts: Sequence[str] = (),
+            unlabelled_soft_stance: np.ndarray | None = None) -> "EntenteClassifier":
         """Train on ``texts`` with multi-hot ``topics`` ``[n, 4]`` and stance ids ``[n]``.
 
         ``groups`` (e.g. article ids) keep the inner calibration folds apart by group.
+        With ``distill_weight > 0`` (fine-tuning only), a teacher's stance probabilities
+        for ``texts`` (``soft_stance`` ``[n, 3]``) and for further ``unlabelled_texts``
+        (``unlabelled_soft_stance``) are distilled into the stance head as well (see
+        ``model.heads.fine_tune``); topics always learn from the gold labels alone.
         """
         import torch
 
@@ -184,7 +204,10 @@ class EntenteClassifier:
         if self.fine_tune:
             fine_tune(self.encoder_, self.tokenizer_, self.heads_, texts, Y, s, epochs=self.epochs,
                       learning_rate=self.learning_rate, head_learning_rate=self.head_learning_rate,
-                      batch_size=self.batch_size, class_weight=self.class_weight, seed=self.seed)
+                      batch_size=self.batch_size, class_weight=self.class_weight, seed=self.seed,
+                      soft_stance=soft_stance, unlabelled=list(unlabelled_texts),
+                      unlabelled_soft_stance=unlabelled_soft_stance, distill_weight=self.distill_weight,
+                      distill_temperature=self.distill_temperature)
         return self
 
     def _calibrate_on_inner_folds(self, texts: list[str], Y: np.ndarray, s: np.ndarray, groups) -> None:

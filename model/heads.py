@@ -106,12 +106,33 @@ def fine_tune(
     batch_size: int,
     class_weight: str | None,
     seed: int,
+    soft_stance: np.ndarray | None = None,
+    unlabelled: Sequence[str] = (),
+    unlabelled_soft_stance: np.ndarray | None = None,
+    distill_weight: float = 0.0,
+    distill_temperature: float = 2.0,
 ) -> None:
     """Train ``encoder`` and ``heads`` together in place (AdamW, linear decay, gradient clipping at 1).
 
     With ``class_weight``, rare topics weigh more in the binary cross-entropy (positive
     weights clipped to 1..10) and rare stances in the cross-entropy ("balanced" weights).
+
+    Knowledge distillation (``distill_weight > 0``): a teacher's stance probabilities
+    (``soft_stance`` for the labelled ``texts``, ``unlabelled_soft_stance`` for the
+    ``unlabelled`` texts) are softened by ``distill_temperature`` and the student's
+    softened stance distribution is pulled towards them by a KL term, scaled by
+    ``distill_weight * T**2`` (Hinton et al.). Unlabelled texts carry only that term:
+    topics are learned from gold labels alone (soft topic targets from a teacher hurt
+    topics in this project's measurements). Without distillation the loop is exactly the
+    supervised one.
     """
+    if distill_weight > 0:
+        _fine_tune_distilled(encoder, tokenizer, heads, texts, Y, s, epochs=epochs, learning_rate=learning_rate,
+                             head_learning_rate=head_learning_rate, batch_size=batch_size,
+                             class_weight=class_weight, seed=seed, soft_stance=soft_stance, unlabelled=unlabelled,
+                             unlabelled_soft_stance=unlabelled_soft_stance, distill_weight=distill_weight,
+                             distill_temperature=distill_temperature)
+        return
     texts = list(texts)
     generator = torch.Generator().manual_seed(seed)
     positives = Y.sum(axis=0)
@@ -139,6 +160,77 @@ def fine_tune(
             topic_logits, stance_logits = heads(encoder(**batch))
             loss = (topic_loss(topic_logits, topic_targets[targets])
                     + stance_loss(stance_logits, stance_targets[targets]))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+    encoder.eval()
+
+
+def _soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Teacher probabilities softened as logits divided by ``temperature`` would be."""
+    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    soft = np.exp(logp)
+    return soft / soft.sum(axis=1, keepdims=True)
+
+
+def _fine_tune_distilled(encoder, tokenizer, heads, texts, Y, s, *, epochs, learning_rate, head_learning_rate,
+                         batch_size, class_weight, seed, soft_stance, unlabelled, unlabelled_soft_stance,
+                         distill_weight, distill_temperature) -> None:
+    """``fine_tune`` with a distillation term on stance, over labelled and unlabelled texts."""
+    texts, unlabelled = list(texts), list(unlabelled)
+    n, m = len(texts), len(unlabelled)
+    if soft_stance is None and not m:
+        raise ValueError("distillation needs teacher stance probabilities (soft_stance or unlabelled_soft_stance)")
+    if m and (unlabelled_soft_stance is None or len(unlabelled_soft_stance) != m):
+        raise ValueError("unlabelled_soft_stance must give one row of stance probabilities per unlabelled text")
+    if soft_stance is not None and len(soft_stance) != n:
+        raise ValueError("soft_stance must give one row of stance probabilities per labelled text")
+    generator = torch.Generator().manual_seed(seed)
+    positives = Y.sum(axis=0)
+    pos_weight = torch.tensor(np.clip((n - positives) / np.maximum(positives, 1), 1.0, 10.0), dtype=torch.float32)
+    counts = np.bincount(s, minlength=len(STANCES)).astype(np.float64)
+    stance_weight = torch.tensor(n / (len(STANCES) * np.maximum(counts, 1)), dtype=torch.float32)
+    topic_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight if class_weight else None)
+    stance_loss = nn.CrossEntropyLoss(weight=stance_weight if class_weight else None)
+    all_texts = texts + unlabelled
+    soft = np.zeros((n + m, len(STANCES)))
+    has_soft = np.zeros(n + m, dtype=bool)
+    if soft_stance is not None:
+        soft[:n], has_soft[:n] = _soften(np.asarray(soft_stance, dtype=np.float64), distill_temperature), True
+    if m:
+        soft[n:] = _soften(np.asarray(unlabelled_soft_stance, dtype=np.float64), distill_temperature)
+        has_soft[n:] = True
+    soft_targets = torch.tensor(soft, dtype=torch.float32)
+    topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
+    optimizer = torch.optim.AdamW([
+        {"params": encoder.parameters(), "lr": learning_rate},
+        {"params": heads.parameters(), "lr": head_learning_rate},
+    ], weight_decay=0.01)
+    steps = epochs * -(-len(all_texts) // batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
+    scale = distill_weight * distill_temperature**2
+    encoder.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(all_texts), generator=generator).numpy()
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            sub_idx, batch = next(tokenize_sorted(tokenizer, [all_texts[i] for i in idx], len(idx)))
+            rows = idx[sub_idx]
+            topic_logits, stance_logits = heads(encoder(**batch))
+            loss = torch.zeros(())
+            gold = torch.from_numpy(rows < n)
+            if gold.any():
+                gold_rows = rows[rows < n]
+                loss = loss + topic_loss(topic_logits[gold], topic_targets[gold_rows])
+                loss = loss + stance_loss(stance_logits[gold], stance_targets[gold_rows])
+            distilled = torch.from_numpy(has_soft[rows])
+            if distilled.any():
+                log_student = torch.log_softmax(stance_logits[distilled] / distill_temperature, dim=1)
+                target = soft_targets[rows[has_soft[rows]]]
+                loss = loss + scale * nn.functional.kl_div(log_student, target, reduction="batchmean")
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)

@@ -16,6 +16,12 @@ from model.classifier import EntenteClassifier
 from training.baselines import LexiconBaseline, MajorityBaseline, SetFitBaseline, TeacherLogReg, TfidfLogReg
 
 
+def _distilled_student(**params):
+    from training.distill import DistilledStudent  # the teacher's dependencies load only when used
+
+    return DistilledStudent(**params)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build one model, and what it is for."""
@@ -38,6 +44,9 @@ MODELS: dict[str, ModelSpec] = {
     "setfit": ModelSpec(SetFitBaseline, "the setfit package on the same MiniLM"),
     "minilm_finetune": ModelSpec(lambda **p: EntenteClassifier(fine_tune=True, **p),
                                  "MiniLM fine-tuned with both heads (the shipped default)", trainable=True),
+    "minilm_distilled": ModelSpec(_distilled_student,
+                                  "MiniLM fine-tuned on gold labels plus the frozen-mpnet teacher's stance on "
+                                  "labelled and unlabelled units (needs `make teacher`)", trainable=True),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
 TRAINABLE: tuple[str, ...] = tuple(name for name, spec in MODELS.items() if spec.trainable)
