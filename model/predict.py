@@ -56,9 +56,15 @@ def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch
 
     path = checkpoints.resolve(checkpoint)
     key = f"{path.resolve()}::onnx"
+    heads_dim = load_model(checkpoint).heads_.dim
     with _lock:
         if key not in _cache:
-            _cache[key] = OnnxEncoder(path)
+            encoder = OnnxEncoder(path)
+            if encoder.dim != heads_dim:  # found now, not at the first passage scored
+                raise checkpoints.CheckpointError(
+                    path / checkpoints.ONNX_ENCODER_NAME, f"gives {encoder.dim}-d embeddings but the heads take {heads_dim}; "
+                                                 f"run entente export-onnx again")
+            _cache[key] = encoder
         return _cache[key]
 
 
