@@ -202,12 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .checkpoint import read_config, resolve
+    from .checkpoint import read_onnx_record, resolve
     from .onnx_export import export_onnx
 
     try:
         path = export_onnx(resolve(args.checkpoint), keep_float32=args.keep_float32)
-        quantization = read_config(path.parent)["onnx"]["quantization"]
+        quantization = read_onnx_record(path.parent)["quantization"]
     except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     agree = quantization.get("agreement", {}).get("same_topics_and_stance")
