@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model.checkpoint import CONFIG_NAME, default_checkpoint, read_config  # noqa: E402
+from model.checkpoint import CONFIG_NAME, default_checkpoint, read_onnx_record  # noqa: E402
 from model.encoder import available_cores, set_threads, tokenize_sorted  # noqa: E402
 from model.onnx_export import corpus_sentences  # noqa: E402  (needs no onnx package)
 from model.predict import DEFAULT_BATCH_SIZE, load_encoder, load_model, predict  # noqa: E402
@@ -300,7 +300,7 @@ def measure(args: argparse.Namespace) -> dict:
         onnx_ckpt, onnx_note = onnx_checkpoint(checkpoint, Path(tmp), args.onnx_keep_float32)
         result["onnx"] = {"checkpoint": shown(onnx_ckpt) if onnx_ckpt else None, "note": onnx_note}
         if onnx_ckpt is not None:
-            result["onnx"]["quantization"] = read_config(onnx_ckpt)["onnx"]["quantization"]
+            result["onnx"]["quantization"] = read_onnx_record(onnx_ckpt)["quantization"]
             encoder = load_encoder(onnx_ckpt, "onnx")
             predict(texts[: args.batch_size], checkpoint=onnx_ckpt, backend="onnx")  # warm-up
             runs["onnx_raw_encoder"] = raw_onnx_encoder(encoder, batches)

@@ -6,12 +6,13 @@ A checkpoint is a folder of JSON and safetensors files (never pickle)::
     model.safetensors     the heads (model.heads.Heads' parameter names)
     encoder.safetensors   the fine-tuned encoder body, float16 (only when fine-tuned)
     encoder.int8.onnx     the int8 ONNX encoder (only after `entente export-onnx`)
+    encoder.int8.json     how it was exported and quantised (with it)
     metrics.json          training and cross-validation figures (optional)
     model_card.md         what the model is, for people (optional)
 
 This module is the one place that names those files, reads and writes them, and
 validates them: a missing key, a value of the wrong type, invalid JSON, a truncated
-safetensors file or weights of the wrong shape is a ``CheckpointError``, one line
+safetensors file, weights of the wrong shape or not finite (NaN) is a ``CheckpointError``, one line
 naming the file and the problem, raised when the checkpoint is loaded rather than
 later. Every file is written atomically (a temporary file in the same folder, then a
 rename), so an interrupted save never leaves a half-written file.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +40,9 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 ENCODER_WEIGHTS_NAME = "encoder.safetensors"
 ONNX_ENCODER_NAME = "encoder.int8.onnx"
+# The export's record sits beside the graph, not in config.json: exporting adds files to a
+# checkpoint and changes none, so the shipped checkpoint's tracked files stay as committed.
+ONNX_RECORD_NAME = "encoder.int8.json"
 METRICS_NAME = "metrics.json"
 MODEL_CARD_NAME = "model_card.md"
 
@@ -114,7 +119,8 @@ def resolve(checkpoint: str | Path | None = None) -> Path:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (JSON's NaN and Infinity, which Python's json reads, are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -155,6 +161,8 @@ TOPIC_CALIBRATION_KEYS = ("logit", "cue", "bias")
 
 def _check_type(file: Path, where: str, value: Any, kind: str) -> None:
     test, words = _TYPES[kind]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CheckpointError(file, f"{where} must be finite, not {value}")
     if not test(value):
         raise CheckpointError(file, f"{where} must be {words}, not {type(value).__name__}")
 
@@ -187,6 +195,8 @@ def validate_config(config: Any, file: str | Path = CONFIG_NAME) -> dict:
         if topic not in config["thresholds"]:
             raise CheckpointError(file, f"missing key {where}")
         _check_type(file, where, config["thresholds"][topic], "number")
+        if not 0 <= config["thresholds"][topic] <= 1:
+            raise CheckpointError(file, f"{where} must be a probability from 0 to 1, not {config['thresholds'][topic]}")
         entry = config["topic_calibration"].get(topic)
         if not isinstance(entry, dict):
             raise CheckpointError(file, f"'topic_calibration'.{topic} must be an object with keys "
@@ -208,7 +218,7 @@ def read_config(path: str | Path) -> dict:
     """The validated ``config.json`` of the checkpoint folder ``path``."""
     path = Path(path)
     file = path / CONFIG_NAME
-    if not file.is_file():
+    if not file.exists():
         raise FileNotFoundError(f"no checkpoint at {path}: {CONFIG_NAME} is missing")
     try:
         config = json.loads(file.read_text(encoding="utf-8"))
@@ -216,6 +226,8 @@ def read_config(path: str | Path) -> dict:
         raise CheckpointError(file, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
     except UnicodeDecodeError:
         raise CheckpointError(file, "not UTF-8 text") from None
+    except OSError as e:
+        raise CheckpointError(file, f"cannot be read ({e.strerror or e})") from None
     return validate_config(config, file)
 
 
@@ -233,6 +245,31 @@ def update_config(path: str | Path, **entries: Any) -> dict:
     return config
 
 
+def read_onnx_record(path: str | Path) -> dict | None:
+    """The record of a checkpoint's ONNX export (file, opset, quantization, sha256); ``None`` without one.
+
+    Checkpoints exported before the record had its own file keep it in ``config.json``'s
+    ``onnx`` entry, which is read then."""
+    path = Path(path)
+    file = path / ONNX_RECORD_NAME
+    if not file.exists():
+        return read_config(path).get("onnx")
+    try:
+        record = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(file, f"not valid JSON ({e})") from None
+    except OSError as e:
+        raise CheckpointError(file, f"cannot be read ({e.strerror or e})") from None
+    if not isinstance(record, dict):
+        raise CheckpointError(file, f"must hold a JSON object, not {type(record).__name__}")
+    return record
+
+
+def write_onnx_record(path: str | Path, record: dict) -> None:
+    """Write the record of an ONNX export beside the graph, atomically."""
+    atomic_write_text(Path(path) / ONNX_RECORD_NAME, json.dumps(record, indent=2) + "\n")
+
+
 # -- weights -----------------------------------------------------------------------------
 
 
@@ -241,13 +278,17 @@ def read_tensors(file: str | Path, shapes: Mapping[str, Sequence[int]]) -> dict:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    import torch
+
     file = Path(file)
-    if not file.is_file():
+    if not file.exists():
         raise CheckpointError(file, "missing")
     try:
         tensors = load_file(str(file))
     except SafetensorError as e:
         raise CheckpointError(file, f"not a valid safetensors file, truncated or corrupt ({e})") from None
+    except OSError as e:
+        raise CheckpointError(file, f"cannot be read ({e.strerror or e})") from None
     missing, unexpected = sorted(set(shapes) - set(tensors)), sorted(set(tensors) - set(shapes))
     if missing or unexpected:
         problem = "; ".join(part for part in (
@@ -259,6 +300,10 @@ def read_tensors(file: str | Path, shapes: Mapping[str, Sequence[int]]) -> dict:
         if tuple(tensors[name].shape) != tuple(shape):
             raise CheckpointError(file, f"tensor {name!r} has shape {list(tensors[name].shape)}, "
                                         f"expected {list(shape)}")
+        if not tensors[name].is_floating_point():
+            raise CheckpointError(file, f"tensor {name!r} holds {tensors[name].dtype}, not floating-point weights")
+        if not torch.isfinite(tensors[name]).all():
+            raise CheckpointError(file, f"tensor {name!r} holds NaN or infinite values")
     return {name: tensor.float() for name, tensor in tensors.items()}
 
 
@@ -320,6 +365,7 @@ def save(path: str | Path, config: dict, heads: Mapping, encoder: Mapping | None
     else:
         (path / ENCODER_WEIGHTS_NAME).unlink(missing_ok=True)
     (path / ONNX_ENCODER_NAME).unlink(missing_ok=True)
+    (path / ONNX_RECORD_NAME).unlink(missing_ok=True)
     config.pop("onnx", None)
     write_config(path, config)
     if metrics is not None:

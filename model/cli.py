@@ -2,8 +2,20 @@
 
 A thin layer over ``model.predict``, ``model.report`` and ``model.onnx_export``. Exit
 status: 0 on success, 1 when some inputs failed (the others are still scored and
-written), 2 on a usage error (an invalid checkpoint included). Errors a user can cause
-are one line on standard error.
+written), 2 on a usage error (an invalid checkpoint, or an output that is also an input,
+included), 130 on Ctrl-C and 128 + the signal's number on SIGTERM or SIGHUP. Errors a
+user can cause are one line on standard error; so is every warning, and each names the
+input it is about (``-q`` silences warnings and progress, never errors).
+
+What ``score`` promises about its output (see ``docs/reliability.md``): the output file
+is replaced only by a complete one, written beside it and renamed into place; a run
+that scored no input at all, was interrupted or was terminated leaves an existing output
+as it was and no temporary file behind. Text cut as page furniture is never dropped
+silently: standard error says how many characters of which file were cut.
+
+Input files are read as UTF-8 (a byte-order mark is removed; UTF-16 with a byte-order
+mark is read too), and the ``start`` and ``end`` offsets of each passage index that
+decoded text: line ends count as they are in the file (CRLF is two characters).
 
 ``entente train`` and ``entente evaluate`` are a lazy dispatch, by module name, to
 ``python -m training.train`` and ``python -m training.evaluate``: every argument after
@@ -14,14 +26,24 @@ the command (``--help`` included) goes to that module. Nothing in ``model`` impo
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 LARGE_FILE_BYTES = 5 * 1024 * 1024
+# One input that has taken this long shows what is going on (splitting, then a progress bar).
+PROGRESS_AFTER_S = 3.0
+# Signals that end a run like Ctrl-C does: output dropped, temporary files removed.
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 # `entente COMMAND ARGS...` runs `python -m MODULE ARGS...` (the module's own parser and --help).
 FORWARDED = {
     "train": ("training.train", "train a checkpoint from a TOML config"),
@@ -41,6 +63,14 @@ class InputError(Exception):
     """One input could not be scored (exit status 1; the other inputs go on)."""
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like ``KeyboardInterrupt``, so partial output is dropped."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 @dataclass
 class Source:
     name: str  # as shown in output records
@@ -55,8 +85,17 @@ def _error(msg: str) -> None:
     print(f"entente: error: {msg}", file=sys.stderr)
 
 
+def _silent(msg: str) -> None:
+    """A warning under ``-q``."""
+
+
+def is_text_file(path: Path) -> bool:
+    """A file a folder input contributes: suffix ``.txt`` in any case (``.TXT`` too)."""
+    return path.suffix.lower() == ".txt" and path.is_file()
+
+
 def collect_sources(paths: list[str]) -> tuple[list[Source], list[str]]:
-    """Expand files, folders (every ``.txt``, recursively) and ``-``; return sources and errors."""
+    """Expand files, folders (every ``.txt`` or ``.TXT``, recursively) and ``-``; return sources and errors."""
     sources, errors = [], []
     for p in paths:
         if p == "-":
@@ -64,7 +103,7 @@ def collect_sources(paths: list[str]) -> tuple[list[Source], list[str]]:
             continue
         path = Path(p)
         if path.is_dir():
-            found = sorted(f for f in path.rglob("*.txt") if f.is_file())
+            found = sorted(f for f in path.rglob("*") if is_text_file(f))
             if not found:
                 errors.append(f"{p}: folder contains no .txt file")
             sources.extend(Source(str(f), f) for f in found)
@@ -75,7 +114,45 @@ def collect_sources(paths: list[str]) -> tuple[list[Source], list[str]]:
     return sources, errors
 
 
-def read_source(src: Source) -> str:
+def check_output(output: str | None, sources: list[Source]) -> None:
+    """Refuse an output file that is one of the inputs (scoring would overwrite the article)."""
+    if not output:
+        return
+    out = Path(output)
+    for src in sources:
+        if src.path is None:
+            continue
+        try:
+            same = out.resolve() == src.path.resolve() or (out.exists() and os.path.samefile(out, src.path))
+        except OSError:
+            same = False
+        if same:
+            raise UsageError(f"output {output} is also an input ({src.name}); choose another output file")
+
+
+def decode(data: bytes, name: str, warn: Callable[[str], None] = _warn) -> str:
+    """The text of an input file's bytes: UTF-8 (a byte-order mark removed) or UTF-16/32 with one.
+
+    Undecodable UTF-8 is replaced with U+FFFD, with a warning; passages' offsets index the
+    text returned here."""
+    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as e:
+                raise InputError(f"{name}: starts like {codec.upper()} but is not valid {codec.upper()} "
+                                 f"(byte {e.start})") from None
+    if b"\x00" in data[:65536]:
+        raise InputError(f"{name}: looks like a binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        warn(f"{name}: not valid UTF-8 (byte {e.start}); undecodable bytes replaced with U+FFFD")
+        return data.decode("utf-8-sig", errors="replace")
+
+
+def read_source(src: Source, warn: Callable[[str], None] = _warn) -> str:
     """Read one input as text, refusing what cannot be an article; raise ``InputError``."""
     try:
         data = sys.stdin.buffer.read() if src.path is None else src.path.read_bytes()
@@ -85,24 +162,90 @@ def read_source(src: Source) -> str:
         raise InputError(f"{src.name}: is a folder") from None
     except OSError as e:
         raise InputError(f"{src.name}: cannot read ({e.strerror or e})") from None
-    if b"\x00" in data[:65536]:
-        raise InputError(f"{src.name}: looks like a binary file (NUL bytes), not text")
+    text = decode(data, src.name, warn)
+    if "\x00" in text:
+        raise InputError(f"{src.name}: looks like a binary file (NUL characters), not text")
     if len(data) > LARGE_FILE_BYTES:
-        _warn(f"{src.name}: large file ({len(data) / 2**20:.1f} MiB); scoring it may take a while")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        _warn(f"{src.name}: not valid UTF-8 (byte {e.start}); undecodable bytes replaced with U+FFFD")
-        text = data.decode("utf-8", errors="replace")
+        warn(f"{src.name}: large file ({len(data) / 2**20:.1f} MiB); scoring it may take a while")
     if not text.strip():
         raise InputError(f"{src.name}: empty file, nothing to score")
     return text
+
+
+def report_cuts(name: str, text: str, warn: Callable[[str], None]) -> None:
+    """Say how much of ``text`` the splitter cut as end-of-page furniture, if any (never silently)."""
+    from .text import furniture_cuts
+
+    cuts = furniture_cuts(text)
+    if cuts:
+        chars = sum(end - start for start, end in cuts)
+        first = " ".join(text[cuts[0][0] : cuts[0][1]].split()[:3])
+        warn(f"{name}: {chars} characters cut as page furniture in {len(cuts)} place(s) "
+             f"(from '{first}' at character {cuts[0][0]}); they are not scored")
+
+
+@contextmanager
+def warnings_named(name: str, warn: Callable[[str], None]) -> Iterator[None]:
+    """Route the package's logged warnings (e.g. passages truncated) while one input is scored
+    to ``warn``, each prefixed with the input's name."""
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            warn(f"{name}: {record.getMessage()}")
+
+    logger, handler = logging.getLogger(__package__ or "model"), Handler(logging.WARNING)
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class ArticleProgress:
+    """Progress of one input, shown only once it has taken ``PROGRESS_AFTER_S`` seconds:
+    a line while it is split, then a bar of passages scored (``score_article``'s ``progress``)."""
+
+    def __init__(self, name: str, n_chars: int, enabled: bool = True):
+        self.name, self.n_chars, self.enabled = name, n_chars, enabled
+        self.started = time.monotonic()
+        self.bar = None
+        self.timer = threading.Timer(PROGRESS_AFTER_S, self._splitting) if enabled else None
+        if self.timer is not None:
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _splitting(self) -> None:
+        print(f"entente: {self.name}: splitting {self.n_chars:,} characters into passages ...",
+              file=sys.stderr, flush=True)
+
+    def __call__(self, scored: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            waited = time.monotonic() - self.started
+            self.bar = tqdm(total=total, desc=self.name, unit="passage", file=sys.stderr, leave=False,
+                            delay=max(PROGRESS_AFTER_S - waited, 0))
+        self.bar.update(scored - self.bar.n)
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     from .report import format_for, open_writer
 
     fmt = format_for(args.output, args.format)
+    warn = _silent if args.quiet else _warn
     if args.output:
         parent = Path(args.output).resolve().parent
         if not parent.is_dir():
@@ -114,6 +257,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.paths.count("-") > 1:
         raise UsageError("standard input ('-') can be given only once")
     sources, errors = collect_sources(args.paths)
+    check_output(args.output, sources)
     for e in errors:
         _error(e)
 
@@ -126,6 +270,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
 
     failed = len(errors)
+    scored = 0
     progress = None
     if len(sources) > 1 and not args.quiet:
         from tqdm.auto import tqdm
@@ -134,22 +279,34 @@ def cmd_score(args: argparse.Namespace) -> int:
     with open_writer(fmt, args.output) as writer:
         for src in sources:
             try:
-                text = read_source(src)
-                result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size,
-                                       backend=args.backend)
+                text = read_source(src, warn)
+                article_progress = ArticleProgress(src.name, len(text), enabled=not args.quiet)
+                try:
+                    with warnings_named(src.name, warn):
+                        result = score_article(text, args.passage, checkpoint=args.checkpoint,
+                                               batch_size=args.batch_size, backend=args.backend,
+                                               progress=article_progress)
+                finally:
+                    article_progress.close()
+                report_cuts(src.name, text, warn)
                 if not result["passages"]:
-                    _warn(f"{src.name}: no sentence to score (only headings or page furniture)")
+                    warn(f"{src.name}: no sentence to score (only headings or page furniture)")
                 writer.write_article(src.name, result)
+                scored += 1
             except InputError as e:
                 _error(str(e))
                 failed += 1
             if progress is not None:
                 progress.update(1)
+        if not scored and args.output:
+            writer.abort()  # nothing scored: an existing output stays as it was
     if progress is not None:
         progress.close()
-    if args.output and not args.quiet:
-        print(f"entente: wrote {fmt} for {len(sources) - (failed - len(errors))} input(s) to {args.output}",
-              file=sys.stderr)
+    if args.output and not scored:
+        _error(f"no input was scored; {args.output} was not written"
+               + (" (the existing file is unchanged)" if Path(args.output).exists() else ""))
+    elif args.output and not args.quiet:
+        print(f"entente: wrote {fmt} for {scored} input(s) to {args.output}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -183,7 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
     score.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                        help="encoder: torch float32 (default) or the int8 ONNX export (see export-onnx)")
-    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary line")
+    score.add_argument("-q", "--quiet", action="store_true",
+                       help="no progress, summary line or warnings (errors are still shown)")
     score.set_defaults(func=cmd_score)
 
     for command, (module_name, what) in FORWARDED.items():
@@ -202,12 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .checkpoint import read_config, resolve
+    from .checkpoint import read_onnx_record, resolve
     from .onnx_export import export_onnx
 
     try:
         path = export_onnx(resolve(args.checkpoint), keep_float32=args.keep_float32)
-        quantization = read_config(path.parent)["onnx"]["quantization"]
+        quantization = read_onnx_record(path.parent)["quantization"]
     except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     agree = quantization.get("agreement", {}).get("same_topics_and_stance")
@@ -218,6 +376,26 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextmanager
+def terminating_signals_raise() -> Iterator[None]:
+    """While the command runs, SIGTERM and SIGHUP raise ``Terminated``, so they unwind like
+    Ctrl-C: writers drop their temporary files and an existing output is left as it was.
+    (Only the main thread can set signal handlers; elsewhere nothing changes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="entente: warning: %(message)s", stream=sys.stderr)
     for noisy in ("transformers", "datasets", "huggingface_hub"):
@@ -225,17 +403,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     try:
-        if args.command in FORWARDED:
-            return forward(args.command, rest)
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
-        return args.func(args)
+        with terminating_signals_raise():
+            if args.command in FORWARDED:
+                return forward(args.command, rest)
+            if rest:
+                parser.error(f"unrecognized arguments: {' '.join(rest)}")
+            return args.func(args)
     except UsageError as e:
         _error(str(e))
         return 2
     except KeyboardInterrupt:
         _error("interrupted; no partial output was kept")
         return 130
+    except Terminated as e:
+        _error(f"terminated by {signal.Signals(e.signum).name}; no partial output was kept")
+        return 128 + e.signum
     except BrokenPipeError:  # e.g. `entente score ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -6,8 +6,10 @@ sequence axes, its weight MatMuls quantised to int8 per output channel (activati
 quantised on the fly). All of them when that keeps the checkpoint's decisions on 99% of
 the corpus sentences, else all but the kinds int8 moves most (``DEFAULT_KEEP_FLOAT32``).
 The heads are not exported: they run as usual on the pooled embedding
-(``model.onnx_runtime.OnnxEncoder``). The export is recorded in the checkpoint's
-``config.json`` (``model.checkpoint.update_config``).
+(``model.onnx_runtime.OnnxEncoder``). The export is recorded beside the graph in
+``encoder.int8.json`` (``model.checkpoint.write_onnx_record``); the checkpoint's other
+files are left unchanged, so exporting the shipped checkpoint leaves a git checkout
+clean (both files are ignored there).
 
 Needs the ``onnx`` extra (``pip install 'entente[onnx]'``).
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .calibration import decide
-from .checkpoint import update_config
+from .checkpoint import write_onnx_record
 from .encoder import key_mask, mean_pool
 from .onnx_runtime import OnnxEncoder, onnx_path, require
 
@@ -160,7 +162,7 @@ def export_onnx(
     calibration: Sequence[str] | None = None,
     min_agreement: float = MIN_AGREEMENT,
 ) -> Path:
-    """Write ``encoder.int8.onnx`` into ``checkpoint`` and record it in its ``config.json``.
+    """Write ``encoder.int8.onnx`` into ``checkpoint`` and its record, ``encoder.int8.json``, beside it.
 
     The encoder exported is the checkpoint's own (fine-tuned weights when it has them).
     ``keep_float32`` names the kinds of weight (keys of ``MATMUL_KINDS``) left unquantised,
@@ -195,13 +197,13 @@ def export_onnx(
                     break
         quantization["choice"] = _choice(keep_float32, len(texts), min_agreement, tried)
         int8.replace(dst)
-    update_config(path, onnx={"file": dst.name, "opset": OPSET, "quantization": quantization,
-                              "sha256": hashlib.sha256(dst.read_bytes()).hexdigest()})
+    write_onnx_record(path, {"file": dst.name, "opset": OPSET, "quantization": quantization,
+                             "sha256": hashlib.sha256(dst.read_bytes()).hexdigest()})
     return dst
 
 
 def _choice(keep_float32, n_texts: int, min_agreement: float, tried: list[dict]) -> dict:
-    """How the quantised weights were chosen, for config.json."""
+    """How the quantised weights were chosen, for the export's record."""
     if keep_float32 is not None:
         return {"how": "as requested"}
     if not tried:

@@ -18,7 +18,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .checkpoint import ONNX_ENCODER_NAME
+from .checkpoint import ONNX_ENCODER_NAME, CheckpointError
 from .encoder import available_cores, load_tokenizer, tokenize_sorted
 
 INSTALL_HINT = "pip install 'entente[onnx]'"
@@ -60,9 +60,19 @@ class OnnxEncoder:
                 f"checkpoint {checkpoint} has no ONNX encoder ({file.name}); "
                 f"run: entente export-onnx --checkpoint {checkpoint}"
             )
-        self.session = ort.InferenceSession(str(file), session_options(), providers=["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(file), session_options(), providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's errors (InvalidProtobuf, Fail, ...) derive from Exception only
+            raise CheckpointError(file, f"not a usable ONNX graph, truncated or corrupt "
+                                        f"({str(e).splitlines()[0][:200]}); run entente export-onnx again") from None
+        inputs = sorted(i.name for i in self.session.get_inputs())
+        outputs = self.session.get_outputs()
+        if inputs != ["attention_mask", "input_ids"] or len(outputs) != 1 or len(outputs[0].shape) != 2 \
+                or not isinstance(outputs[0].shape[1], int):
+            raise CheckpointError(file, f"not an entente encoder graph (inputs {inputs}, outputs "
+                                        f"{[o.shape for o in outputs]}); run entente export-onnx again")
         self.tokenizer = load_tokenizer()
-        self.dim = int(self.session.get_outputs()[0].shape[1])
+        self.dim = int(outputs[0].shape[1])
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """One batch of token ids to pooled, normalised embeddings ``[b, dim]``."""

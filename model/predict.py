@@ -9,15 +9,17 @@ heads read: ``"torch"`` (float32, the default) and ``"onnx"`` (the int8 graph wr
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, Literal, overload
 
 from . import checkpoint as checkpoints
 from .labels import STANCES, TOPICS
-from .text import split_passages
+from .text import normalize_space, split_passages
 
 DEFAULT_BATCH_SIZE = 64
+# score_article scores a long article this many batches at a time, reporting progress after each.
+PROGRESS_BATCHES = 16
 BACKENDS = ("torch", "onnx")
 Backend = Literal["torch", "onnx"]
 
@@ -56,9 +58,15 @@ def load_encoder(checkpoint: str | Path | None = None, backend: Backend = "torch
 
     path = checkpoints.resolve(checkpoint)
     key = f"{path.resolve()}::onnx"
+    heads_dim = load_model(checkpoint).heads_.dim
     with _lock:
         if key not in _cache:
-            _cache[key] = OnnxEncoder(path)
+            encoder = OnnxEncoder(path)
+            if encoder.dim != heads_dim:  # found now, not at the first passage scored
+                raise checkpoints.CheckpointError(
+                    path / checkpoints.ONNX_ENCODER_NAME, f"gives {encoder.dim}-d embeddings but the heads take {heads_dim}; "
+                                                 f"run entente export-onnx again")
+            _cache[key] = encoder
         return _cache[key]
 
 
@@ -100,19 +108,63 @@ def predict(texts, *, checkpoint=None, batch_size=DEFAULT_BATCH_SIZE, backend="t
     Scores are the probabilities the decisions were made on, unrounded; the output files
     of ``model.report`` round them. ``backend`` picks the encoder: ``"torch"`` (float32) or ``"onnx"`` (int8, see
     ``load_encoder``).
+
+    Anything but a string or an ordered collection of strings (``None``, a number,
+    ``bytes``, a dict, a set, a list with a non-string item) is a ``TypeError``; an empty
+    or whitespace-only passage is a ``ValueError`` naming its position in the list.
     """
     single = isinstance(texts, str)
-    batch = [texts] if single else list(texts)
-    bad = [type(t).__name__ for t in batch if not isinstance(t, str)]
-    if bad:
-        raise TypeError(f"predict() takes a string or a list of strings, got an item of type {bad[0]}")
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
+    batch = [texts] if single else _as_passages(texts)
+    _check_passages(batch, single)
+    _check_batch_size(batch_size)
     if not batch:
         return []
     encoder = load_encoder(checkpoint, backend)
     records = _records(batch, load_model(checkpoint), encoder, batch_size)
     return records[0] if single else records
+
+
+_TYPE_HELP = "predict() takes a string or a list of strings"
+
+
+def _as_passages(texts: Any) -> list:
+    """``texts`` as a list, refusing what is not an ordered collection of passages.
+
+    ``None``, a number, ``bytes`` (an undecoded file: which encoding?), a dict (its keys
+    would be scored) and a set (no order to return results in) are a ``TypeError``; any
+    other iterable (a list, a tuple, a generator, a NumPy array or pandas Series of
+    strings) is taken in order.
+    """
+    if isinstance(texts, (bytes, bytearray, memoryview)):
+        raise TypeError(f"{_TYPE_HELP}, got {type(texts).__name__}; decode it first, e.g. data.decode('utf-8')")
+    if texts is None or isinstance(texts, (Mapping, Set)) or not isinstance(texts, Iterable):
+        raise TypeError(f"{_TYPE_HELP}, got {type(texts).__name__}")
+    return list(texts)
+
+
+def _check_batch_size(batch_size: Any) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer of at least 1, not {batch_size!r}")
+
+
+def _check_passages(batch: list, single: bool) -> None:
+    """Every passage a non-empty ``str`` of valid Unicode, or an error naming the first that is not.
+
+    A non-string is a ``TypeError``; an empty or whitespace-only passage (nothing to
+    tag: it would still get a confident stance) or one with a lone surrogate is a
+    ``ValueError``. ``single``: the passage was given alone, so no position is named.
+    """
+    for i, text in enumerate(batch):
+        where = "the passage" if single else f"passage {i}"
+        if not isinstance(text, str):
+            raise TypeError(f"{_TYPE_HELP}, got a list with an item of type {type(text).__name__} at position {i}")
+        if not normalize_space(text):
+            raise ValueError(f"{where} is empty or only whitespace; there is nothing to tag")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{where} is not valid Unicode text (a lone surrogate U+{ord(text[e.start]):04X} "
+                             f"at character {e.start})") from None
 
 
 def summarize(passages: list[dict]) -> dict:
@@ -141,16 +193,31 @@ def score_article(
     checkpoint: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     backend: Backend = "torch",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Split an article with the project's splitter and tag every passage.
 
     Returns ``{"passages": [...], "summary": {...}}``; each passage is a prediction
-    plus ``index``, ``start`` and ``end`` (character offsets into ``text``).
+    plus ``index``, ``start`` and ``end``: character offsets into ``text`` as given (a
+    file's text as decoded, after a byte-order mark is removed; line ends, CRLF included,
+    count as they are).
+
+    ``progress``, if given, is called as ``progress(scored, total)`` once the article is
+    split (``scored`` 0) and after each ``PROGRESS_BATCHES * batch_size`` passages, so a
+    caller can show how a long article is going.
     """
     if not isinstance(text, str):
         raise TypeError(f"score_article() takes the article as a string, got {type(text).__name__}")
+    _check_batch_size(batch_size)
     spans = split_passages(text, passage)
     texts = [p.text for p in spans]
-    preds = predict(texts, checkpoint=checkpoint, batch_size=batch_size, backend=backend) if spans else []
+    preds: list[dict] = []
+    if progress is not None:
+        progress(0, len(texts))
+    chunk = PROGRESS_BATCHES * batch_size
+    for i in range(0, len(texts), chunk):
+        preds += predict(texts[i : i + chunk], checkpoint=checkpoint, batch_size=batch_size, backend=backend)
+        if progress is not None:
+            progress(len(preds), len(texts))
     passages = [{"index": s.index, "start": s.start, "end": s.end, **p} for s, p in zip(spans, preds)]
     return {"passages": passages, "summary": summarize(passages)}

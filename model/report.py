@@ -4,7 +4,21 @@ Every score a writer prints is rounded to ``SCORE_DECIMALS`` decimals (``rounded
 the same in every format. Every writer streams: articles are written one at a time, so memory stays bounded
 however many inputs there are. Files are written to a temporary file beside the
 target and renamed into place on success, so an interrupted run never leaves a
-half-written output file.
+half-written output file; ``abort`` instead of ``close`` leaves the target as it was
+(the command line does so when it scored nothing, so an earlier output is never
+replaced by an empty one).
+
+Output is data for other programs and pages for people, and both are guarded against
+the text they carry:
+
+* CSV: a cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+  prefixed with a single quote (``csv_cell``), so that a spreadsheet shows it as text
+  instead of running it as a formula (OWASP's advice on CSV injection). Only text cells
+  (``source``, ``text``) can start so; a program reading the CSV drops that quote
+  (JSON Lines carries text exactly as scored, with no quote added).
+* HTML: all text is escaped, and bidirectional control characters (U+202E and the
+  like) are removed from what is shown, so no passage or file name renders reversed or
+  reorders the page around it (``display_text``).
 """
 
 from __future__ import annotations
@@ -20,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from .labels import STANCES, TOPICS
+from .text import normalize_space
 
 SCORE_DECIMALS = 4
 STANCE_COLOURS = {"cooperative": "#2e7d32", "friction": "#c62828", "neutral": "#757575"}
@@ -30,6 +45,21 @@ CSV_COLUMNS = (
     + ["stance"]
     + [f"p_{s}" for s in STANCES]
 )
+
+
+# Characters a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: str) -> str:
+    """A text cell safe to open in a spreadsheet: a leading ``'`` when it could start a formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def display_text(text: str) -> str:
+    """Text as an HTML page shows it: whitespace collapsed, bidirectional controls and
+    byte-order marks removed (``model.text.normalize_space``), then escaped."""
+    return html.escape(normalize_space(text))
 
 
 def format_for(path: str | None, explicit: str | None) -> str:
@@ -60,6 +90,7 @@ class _Writer:
 
     def __init__(self, path: str | Path | None, stream: IO[str] | None = None):
         self.path = Path(path) if path else None
+        self.finished = False
         self._tmp = None
         if self.path is not None:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
@@ -79,7 +110,10 @@ class _Writer:
         pass
 
     def close(self) -> None:
-        """Finish the output and, for a file, move it into place atomically."""
+        """Finish the output and, for a file, move it into place atomically (nothing after ``abort``)."""
+        if self.finished:
+            return
+        self.finished = True
         self.end()
         self.out.flush()
         if self._tmp is not None:
@@ -90,7 +124,8 @@ class _Writer:
             self._tmp = None
 
     def abort(self) -> None:
-        """Drop a partly written file (after an error or an interrupt)."""
+        """Drop a partly written file (after an error or an interrupt); the target stays as it was."""
+        self.finished = True
         if self._tmp is not None:
             self.out.close()
             self._tmp.unlink(missing_ok=True)
@@ -115,7 +150,9 @@ class JsonlWriter(_Writer):
 
 
 class CsvWriter(_Writer):
-    """One row per passage; topics joined by ';'; one probability column per label."""
+    """One row per passage; topics joined by ';'; one probability column per label.
+
+    Text cells that could start a spreadsheet formula get a leading ``'`` (``csv_cell``)."""
 
     def begin(self) -> None:
         self.csv = csv.writer(self.out)
@@ -124,7 +161,7 @@ class CsvWriter(_Writer):
     def write_article(self, source: str, result: dict) -> None:
         for p in passage_records(source, result):
             self.csv.writerow(
-                [source, p["index"], p["start"], p["end"], p["text"], ";".join(p["topics"])]
+                [csv_cell(source), p["index"], p["start"], p["end"], csv_cell(p["text"]), ";".join(p["topics"])]
                 + [f"{p['topic_scores'][t]:.{SCORE_DECIMALS}f}" for t in TOPICS]
                 + [p["stance"]]
                 + [f"{p['stance_scores'][s]:.{SCORE_DECIMALS}f}" for s in STANCES]
@@ -144,7 +181,7 @@ class HtmlWriter(_Writer):
         s = result["summary"]
         ci = s["cooperation_index"]
         self.out.write(f'<section class="article" id="article-{self.n_articles}">\n')
-        self.out.write(f"<h2>{esc(source)}</h2>\n")
+        self.out.write(f"<h2><bdi>{display_text(source)}</bdi></h2>\n")
         self.out.write('<div class="summary">' + _summary_svg(s) + "<p>")
         self.out.write(f'{s["n_passages"]} passages · cooperation index '
                        f'<b>{"n/a" if ci is None else f"{rounded(ci):+}"}</b> (−1 friction … +1 cooperative)</p></div>\n')
@@ -156,7 +193,7 @@ class HtmlWriter(_Writer):
             tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in p["topics"])
             self.out.write(
                 f'<span class="passage {p["stance"]}" data-index="{p["index"]}" title="{esc(tip)}">'
-                f"{esc(p['text'])}{tags}</span>\n"
+                f"{display_text(p['text'])}{tags}</span>\n"
             )
         self.out.write("</div></section>\n")
 

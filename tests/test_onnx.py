@@ -2,7 +2,9 @@
 
 import json
 import shutil
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,7 @@ from model.onnx_export import DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, export_onnx  #
 from model.onnx_runtime import OnnxEncoder  # noqa: E402
 from model.predict import load_encoder, load_model  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
     "Russia will send more gas to China through the Power of Siberia pipeline.",
     "Chinese and Russian warships held joint naval drills near Japan.",
@@ -58,7 +61,7 @@ def test_export_writes_a_quantised_graph_and_records_it(int8_checkpoint):
     names = {p.name for p in int8_checkpoint.iterdir()}
     assert "encoder.int8.onnx" in names
     assert not any(n.endswith((".pkl", ".pickle", ".joblib", ".bin", ".pt")) for n in names)
-    cfg = json.loads((int8_checkpoint / "config.json").read_text())["onnx"]
+    cfg = json.loads((int8_checkpoint / "encoder.int8.json").read_text())
     assert cfg["file"] == "encoder.int8.onnx" and cfg["quantization"]["per_channel"] is True
     assert cfg["quantization"]["choice"] == {"how": "as requested"}
     assert cfg["quantization"]["matmuls_int8"] == 18 and cfg["quantization"]["matmuls_float32"] == 18
@@ -69,7 +72,7 @@ def test_export_writes_a_quantised_graph_and_records_it(int8_checkpoint):
 def test_automatic_choice_tries_all_int8_first_then_falls_back(tiny_checkpoint, tmp_path):
     path = _copy(tiny_checkpoint, tmp_path / "auto")
     export_onnx(path, calibration=TEXTS, min_agreement=1.01)  # unreachable: every candidate is tried
-    q = json.loads((path / "config.json").read_text())["onnx"]["quantization"]
+    q = json.loads((path / "encoder.int8.json").read_text())["quantization"]
     assert [t["float32"] for t in q["choice"]["tried"]] == [[], list(DEFAULT_KEEP_FLOAT32)]
     assert q["float32"] == sorted(DEFAULT_KEEP_FLOAT32) and q["agreement"]["n"] == len(TEXTS)
     assert 0 <= q["agreement"]["same_topics_and_stance"] <= 1
@@ -155,3 +158,17 @@ def test_bad_backend_and_bad_kind(tiny_checkpoint):
         predict("x", checkpoint=tiny_checkpoint, backend="tensorrt")
     with pytest.raises(ValueError, match="weight kind"):
         export_onnx(tiny_checkpoint, keep_float32=("everything",))
+
+
+def test_export_changes_no_file_of_the_checkpoint_and_adds_only_git_ignored_ones(tiny_checkpoint, int8_checkpoint):
+    """`entente export-onnx` on the shipped checkpoint leaves a git checkout clean (issue 12)."""
+    before = {p.name: p.read_bytes() for p in tiny_checkpoint.iterdir()}
+    after = {p.name for p in int8_checkpoint.iterdir()}
+    assert all((int8_checkpoint / name).read_bytes() == data for name, data in before.items())
+    added = sorted(after - set(before))
+    assert added == ["encoder.int8.json", "encoder.int8.onnx"]
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    shipped = [f"checkpoints/default/{name}" for name in added]
+    ignored = subprocess.run(["git", "check-ignore", *shipped], cwd=ROOT, capture_output=True, text=True)
+    assert ignored.stdout.split() == shipped
