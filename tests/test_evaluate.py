@@ -124,3 +124,19 @@ def test_the_time_split_tests_only_dated_articles_from_the_first_test_year():
     groups = ["old"] * 3 + ["new"] * 2 + ["undated"] * 2 + ["edge"]
     years = {"old": 2019, "new": 2025, "undated": None, "edge": 2024}
     assert time_split(groups, years).tolist() == [3, 4, 7]
+
+
+def test_the_learning_curve_trains_on_growing_shares_of_whole_articles(tiny_dataset):
+    from training.learning_curve import curve, gains_per_doubling, subsample_articles
+
+    groups = ["a"] * 3 + ["b"] * 2 + ["c"] * 4 + ["d"]
+    half = subsample_articles(np.arange(10), groups, 0.5, seed=1)
+    assert len({groups[i] for i in half}) == 2 and all(groups.count(groups[i]) == sum(
+        groups[j] == groups[i] for j in half) for i in half)  # whole articles only
+    ds = tiny_dataset
+    texts, g = ds["text"], ds["doc_id"]
+    Y, s = np.array(ds["topics"]), np.array(ds["stance"])
+    points = curve("tfidf_logreg", texts, Y, s, g, article_folds(g, 3), fractions=(0.5, 1.0), log=lambda m: None)
+    assert [p["fraction"] for p in points] == [0.5, 1.0]
+    assert points[0]["train_sentences_mean"] < points[1]["train_sentences_mean"]
+    assert len(gains_per_doubling(points, "stance_macro_f1")) == 1
