@@ -103,6 +103,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     from .report import format_for, open_writer
 
     fmt = format_for(args.output, args.format)
+    if args.engine == "ray":
+        return cmd_score_ray(args)
+    check_archive_args(args, fmt)
     if args.output:
         parent = Path(args.output).resolve().parent
         if not parent.is_dir():
@@ -117,13 +120,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     for e in errors:
         _error(e)
 
-    from .predict import load_encoder, load_model, score_article
+    from . import archive
+    from .predict import load_encoder, load_model
 
     try:
         load_model(args.checkpoint)
         load_encoder(args.checkpoint, args.backend)
+        manifest = archive.read_manifests(args.manifest) if args.manifest else None
     except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
+    inputs = (archive.ArticleInput(s.name, path=s.path, meta=archive.manifest_meta(s.name, manifest))
+              for s in sources)
 
     failed = len(errors)
     progress = None
@@ -131,26 +138,84 @@ def cmd_score(args: argparse.Namespace) -> int:
         from tqdm.auto import tqdm
 
         progress = tqdm(total=len(sources), desc="scoring", unit="file", file=sys.stderr)
-    with open_writer(fmt, args.output) as writer:
-        for src in sources:
-            try:
-                text = read_source(src)
-                result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size,
-                                       backend=args.backend)
-                if not result["passages"]:
-                    _warn(f"{src.name}: no sentence to score (only headings or page furniture)")
-                writer.write_article(src.name, result)
-            except InputError as e:
-                _error(str(e))
+    options = {"period": args.period, "run": archive.run_info(args.checkpoint, args.passage, args.backend)}
+    with (open_writer(fmt, args.output, **(options if fmt == "html" else {})) as writer,
+          archive.ArchiveTables(args.articles, args.timeline, args.period) as tables):
+        for item in archive.iter_scored(inputs, passage=args.passage, checkpoint=args.checkpoint,
+                                        batch_size=args.batch_size, backend=args.backend,
+                                        read=lambda a: read_source(Source(a.source, a.path)),
+                                        read_errors=(InputError,)):
+            if item.error is not None:
+                _error(item.error)
                 failed += 1
+            else:
+                if not item.result["passages"]:
+                    _warn(f"{item.source}: no sentence to score (only headings or page furniture)")
+                writer.write_article(item.source, item.result)
+                tables.add(item.source, item.result)
             if progress is not None:
                 progress.update(1)
     if progress is not None:
         progress.close()
+    if tables.left_out_note and not args.quiet:
+        _warn(tables.left_out_note)
     if args.output and not args.quiet:
         print(f"entente: wrote {fmt} for {len(sources) - (failed - len(errors))} input(s) to {args.output}",
               file=sys.stderr)
     return 1 if failed else 0
+
+
+def check_archive_args(args: argparse.Namespace, fmt: str) -> None:
+    """Usage errors of the archive options, before any scoring starts."""
+    from .tables import require_pyarrow, table_format
+
+    if args.address:
+        raise UsageError("--address needs --engine ray")
+    for option, path in (("--articles", args.articles), ("--timeline", args.timeline)):
+        if path is None:
+            continue
+        try:
+            if table_format(path) == "parquet":
+                require_pyarrow()
+        except (ValueError, ImportError) as e:
+            raise UsageError(f"{option} {e}") from None
+        if not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"{option}: folder {Path(path).resolve().parent} does not exist")
+    if fmt == "parquet":
+        if not args.output:
+            raise UsageError("Parquet output needs -o FILE.parquet")
+        try:
+            require_pyarrow()
+        except ImportError as e:
+            raise UsageError(str(e)) from None
+
+
+def cmd_score_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: the Ray Data pipeline of ``model.ray_engine``; -o names a folder of Parquet shards."""
+    try:
+        from . import ray_engine
+    except ImportError as e:
+        raise UsageError(f"--engine ray needs the ray extra: pip install 'entente[ray]' ({e})") from None
+    if not args.output:
+        raise UsageError("--engine ray writes Parquet shards: give a folder with -o DIR")
+    if args.format not in (None, "parquet") or Path(args.output).suffix.lower() in (".html", ".csv", ".jsonl"):
+        raise UsageError("--engine ray writes Parquet shards only: -o must name a folder")
+    if "-" in args.paths:
+        raise UsageError("--engine ray reads files, not standard input")
+    sources, errors = collect_sources(args.paths)
+    for e in errors:
+        _error(e)
+    try:
+        summary = ray_engine.score_with_ray(
+            [s.path for s in sources], args.output, manifest=args.manifest, articles=args.articles,
+            timeline=args.timeline, period=args.period, passage=args.passage, checkpoint=args.checkpoint,
+            batch_size=args.batch_size, address=args.address)
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if not args.quiet:
+        print(f"entente: wrote {summary['passages']} passages of {summary['articles']} article(s) as Parquet "
+              f"shards to {args.output}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def forward(command: str, rest: list[str]) -> int:
@@ -165,7 +230,7 @@ def forward(command: str, rest: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .report import WRITERS
+    from .report import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="entente",
@@ -177,13 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score articles and write annotated output")
     score.add_argument("paths", nargs="+", metavar="PATH", help="a .txt file, a folder (every .txt in it), or - for stdin")
     score.add_argument("-o", "--output", help="output file (default: JSON Lines on standard output)")
-    score.add_argument("--format", choices=list(WRITERS), help="output format (default: from -o's suffix, else jsonl)")
+    score.add_argument("--format", choices=list(FORMATS),
+                       help="output format (default: from -o's suffix, else jsonl; parquet needs pyarrow)")
     score.add_argument("--passage", choices=["sentence", "paragraph"], default="sentence", help="unit to tag (default: sentence)")
     score.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
     score.add_argument("--backend", choices=["torch", "onnx"], default="torch",
                        help="encoder: torch float32 (default) or the int8 ONNX export (see export-onnx)")
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary line")
+    score.add_argument("--manifest", action="append", metavar="FILE",
+                       help="JSON Lines of article metadata (id = file name without .txt; date, title, outlet, "
+                            "url); may be given several times")
+    score.add_argument("--articles", metavar="FILE", help="write the article table (.csv, .jsonl or .parquet)")
+    score.add_argument("--timeline", metavar="FILE", help="write the timeline (.csv, .jsonl or .parquet)")
+    score.add_argument("--period", choices=["month", "quarter", "year"], default="month",
+                       help="timeline period, in --timeline and the HTML report (default: month)")
+    score.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="local (default) or ray: a Ray Data pipeline writing Parquet shards to -o DIR "
+                            "(needs the ray extra)")
+    score.add_argument("--address", help="with --engine ray: the Ray cluster to join (default: start a local one)")
     score.set_defaults(func=cmd_score)
 
     for command, (module_name, what) in FORWARDED.items():
