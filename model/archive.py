@@ -51,6 +51,7 @@ BOOTSTRAP_SEED = 0
 CHUNK_PASSAGES = 2048
 """Passages encoded together (from as many articles as it takes): large enough that sorting
 by length leaves little padding, small enough that memory stays flat."""
+FIRST_CHUNK_PASSAGES = 256
 PREFETCH_ARTICLES = 256
 
 ARTICLE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -235,7 +236,8 @@ def iter_scored(
     """Score many articles, yielding one ``ScoredArticle`` per input in input order.
 
     A reader thread reads and splits files ahead (at most ``PREFETCH_ARTICLES``) while the
-    encoder works; passages of consecutive articles are pooled until ``chunk_passages`` and
+    encoder works; passages of consecutive articles are pooled until ``chunk_passages`` (the
+    first chunks smaller, from ``FIRST_CHUNK_PASSAGES`` doubling, so encoding starts early) and
     scored by one ``model.predict`` pass (sorted by length there, the same decisions and
     probabilities as ``predict``). An input whose ``read`` raises one of ``read_errors`` is
     yielded with ``error`` set and the others go on. Memory is bounded by the chunk and the
@@ -254,6 +256,7 @@ def iter_scored(
     thread.start()
     pending: list[tuple] = []
     n_pending = 0
+    limit = min(chunk_passages, FIRST_CHUNK_PASSAGES)  # small at first: the encoder starts early
 
     def flush() -> Iterator[ScoredArticle]:
         texts = [s.text for article, spans, _, error in pending if error is None for s in spans]
@@ -281,9 +284,10 @@ def iter_scored(
                 raise item
             pending.append(item)
             n_pending += len(item[1] or ())
-            if n_pending >= chunk_passages:
+            if n_pending >= limit:
                 yield from flush()
                 n_pending = 0
+                limit = min(chunk_passages, limit * 2)
         yield from flush()
     finally:
         stop.set()

@@ -45,11 +45,15 @@ def encoder_version() -> str:
 
 
 def available_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    """Cores this process may run on (the affinity mask, not the machine's total), at most
+    ``$OMP_NUM_THREADS`` when that is set: a scheduler such as Ray sets it to the cores it
+    gave the process, and several such processes share one machine."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(limit))) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def set_threads() -> None:
