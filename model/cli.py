@@ -246,6 +246,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     fmt = format_for(args.output, args.format)
     warn = _silent if args.quiet else _warn
+    if args.engine == "ray":
+        return cmd_score_ray(args)
+    check_archive_args(args, fmt)
     if args.output:
         parent = Path(args.output).resolve().parent
         if not parent.is_dir():
@@ -261,11 +264,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     for e in errors:
         _error(e)
 
-    from .predict import load_encoder, load_model, score_article
+    from . import archive
+    from .predict import load_encoder, load_model
 
     try:
         load_model(args.checkpoint)
         load_encoder(args.checkpoint, args.backend)
+        manifest = archive.read_manifests(args.manifest) if args.manifest else None
     except (ImportError, FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
 
@@ -276,38 +281,128 @@ def cmd_score(args: argparse.Namespace) -> int:
         from tqdm.auto import tqdm
 
         progress = tqdm(total=len(sources), desc="scoring", unit="file", file=sys.stderr)
-    with open_writer(fmt, args.output) as writer:
-        for src in sources:
-            try:
-                text = read_source(src, warn)
-                article_progress = ArticleProgress(src.name, len(text), enabled=not args.quiet)
-                try:
-                    with warnings_named(src.name, warn):
-                        result = score_article(text, args.passage, checkpoint=args.checkpoint,
-                                               batch_size=args.batch_size, backend=args.backend,
-                                               progress=article_progress)
-                finally:
-                    article_progress.close()
-                report_cuts(src.name, text, warn)
-                if not result["passages"]:
-                    warn(f"{src.name}: no sentence to score (only headings or page furniture)")
-                writer.write_article(src.name, result)
-                scored += 1
-            except InputError as e:
-                _error(str(e))
+    options = {"period": args.period, "run": archive.run_info(args.checkpoint, args.passage, args.backend)}
+    with (open_writer(fmt, args.output, **(options if fmt == "html" else {})) as writer,
+          archive.ArchiveTables(args.articles, args.timeline, args.period) as tables):
+        for item in _scored_inputs(args, sources, manifest, warn):
+            if item.error is not None:
+                _error(item.error)
                 failed += 1
+            else:
+                if not item.result["passages"]:
+                    warn(f"{item.source}: no sentence to score (only headings or page furniture)")
+                writer.write_article(item.source, item.result)
+                tables.add(item.source, item.result)
+                scored += 1
             if progress is not None:
                 progress.update(1)
         if not scored and args.output:
             writer.abort()  # nothing scored: an existing output stays as it was
+            tables.abort()
     if progress is not None:
         progress.close()
+    if tables.left_out_note:
+        warn(tables.left_out_note)
     if args.output and not scored:
         _error(f"no input was scored; {args.output} was not written"
                + (" (the existing file is unchanged)" if Path(args.output).exists() else ""))
     elif args.output and not args.quiet:
         print(f"entente: wrote {fmt} for {scored} input(s) to {args.output}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _scored_inputs(args: argparse.Namespace, sources: list[Source], manifest, warn: Callable[[str], None]):
+    """Every input scored, in order, as ``model.archive.ScoredArticle``.
+
+    Many inputs go through the archive pipeline (files read and split ahead, passages
+    batched across files). A single input is scored on its own, so that a large file
+    shows progress while it is split and scored (``ArticleProgress``).
+    """
+    from . import archive
+    from .predict import score_article
+
+    def read(article: archive.ArticleInput) -> str:
+        text = read_source(Source(article.source, article.path), warn)
+        report_cuts(article.source, text, warn)
+        return text
+
+    inputs = [archive.ArticleInput(s.name, path=s.path, meta=archive.manifest_meta(s.name, manifest))
+              for s in sources]
+    if len(inputs) != 1:
+        yield from archive.iter_scored(inputs, passage=args.passage, checkpoint=args.checkpoint,
+                                       batch_size=args.batch_size, backend=args.backend, read=read,
+                                       read_errors=(InputError,))
+        return
+    article = inputs[0]
+    try:
+        text = read(article)
+    except InputError as e:
+        yield archive.ScoredArticle(article.source, article.meta, error=str(e))
+        return
+    article_progress = ArticleProgress(article.source, len(text), enabled=not args.quiet)
+    try:
+        with warnings_named(article.source, warn):
+            result = score_article(text, args.passage, checkpoint=args.checkpoint, batch_size=args.batch_size,
+                                   backend=args.backend, progress=article_progress)
+    finally:
+        article_progress.close()
+    result["paragraph_of"] = archive.paragraph_numbers(text, args.passage)
+    if article.meta is not None:
+        result["meta"] = article.meta
+    yield archive.ScoredArticle(article.source, article.meta, result=result)
+
+
+def check_archive_args(args: argparse.Namespace, fmt: str) -> None:
+    """Usage errors of the archive options, before any scoring starts."""
+    from .tables import require_pyarrow, table_format
+
+    if args.address:
+        raise UsageError("--address needs --engine ray")
+    for option, path in (("--articles", args.articles), ("--timeline", args.timeline)):
+        if path is None:
+            continue
+        try:
+            if table_format(path) == "parquet":
+                require_pyarrow()
+        except (ValueError, ImportError) as e:
+            raise UsageError(f"{option} {e}") from None
+        if not Path(path).resolve().parent.is_dir():
+            raise UsageError(f"{option}: folder {Path(path).resolve().parent} does not exist")
+    if fmt == "parquet":
+        if not args.output:
+            raise UsageError("Parquet output needs -o FILE.parquet")
+        try:
+            require_pyarrow()
+        except ImportError as e:
+            raise UsageError(str(e)) from None
+
+
+def cmd_score_ray(args: argparse.Namespace) -> int:
+    """``--engine ray``: the Ray Data pipeline of ``model.ray_engine``; -o names a folder of Parquet shards."""
+    try:
+        from . import ray_engine
+    except ImportError as e:
+        raise UsageError(f"--engine ray needs the ray extra: pip install 'entente[ray]' ({e})") from None
+    if not args.output:
+        raise UsageError("--engine ray writes Parquet shards: give a folder with -o DIR")
+    if args.format not in (None, "parquet") or Path(args.output).suffix.lower() in (".html", ".csv", ".jsonl"):
+        raise UsageError("--engine ray writes Parquet shards only: -o must name a folder")
+    if "-" in args.paths:
+        raise UsageError("--engine ray reads files, not standard input")
+    sources, errors = collect_sources(args.paths)
+    for e in errors:
+        _error(e)
+    try:
+        summary = ray_engine.score_with_ray(
+            [s.path for s in sources], args.output, manifest=args.manifest, articles=args.articles,
+            timeline=args.timeline, period=args.period, passage=args.passage, checkpoint=args.checkpoint,
+            batch_size=args.batch_size, address=args.address)
+    except (ImportError, FileNotFoundError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    if not args.quiet:
+        print(f"entente: wrote {summary['passages']} passages of {summary['articles']} article(s) as Parquet "
+              f"shards to {args.output}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def forward(command: str, rest: list[str]) -> int:
@@ -322,7 +417,7 @@ def forward(command: str, rest: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .report import WRITERS
+    from .report import FORMATS
 
     parser = argparse.ArgumentParser(
         prog="entente",
@@ -334,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
     score = sub.add_parser("score", help="score articles and write annotated output")
     score.add_argument("paths", nargs="+", metavar="PATH", help="a .txt file, a folder (every .txt in it), or - for stdin")
     score.add_argument("-o", "--output", help="output file (default: JSON Lines on standard output)")
-    score.add_argument("--format", choices=list(WRITERS), help="output format (default: from -o's suffix, else jsonl)")
+    score.add_argument("--format", choices=list(FORMATS),
+                       help="output format (default: from -o's suffix, else jsonl; parquet needs pyarrow)")
     score.add_argument("--passage", choices=["sentence", "paragraph"], default="sentence", help="unit to tag (default: sentence)")
     score.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     score.add_argument("--batch-size", type=int, default=64, help="passages per encoder batch (default: 64)")
@@ -342,6 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="encoder: torch float32 (default) or the int8 ONNX export (see export-onnx)")
     score.add_argument("-q", "--quiet", action="store_true",
                        help="no progress, summary line or warnings (errors are still shown)")
+    score.add_argument("--manifest", action="append", metavar="FILE",
+                       help="JSON Lines of article metadata (id = file name without .txt; date, title, outlet, "
+                            "url); may be given several times")
+    score.add_argument("--articles", metavar="FILE", help="write the article table (.csv, .jsonl or .parquet)")
+    score.add_argument("--timeline", metavar="FILE", help="write the timeline (.csv, .jsonl or .parquet)")
+    score.add_argument("--period", choices=["month", "quarter", "year"], default="month",
+                       help="timeline period, in --timeline and the HTML report (default: month)")
+    score.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="local (default) or ray: a Ray Data pipeline writing Parquet shards to -o DIR "
+                            "(needs the ray extra)")
+    score.add_argument("--address", help="with --engine ray: the Ray cluster to join (default: start a local one)")
     score.set_defaults(func=cmd_score)
 
     for command, (module_name, what) in FORWARDED.items():

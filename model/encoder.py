@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 MAX_LENGTH = 256  # the encoder's trained limit (max_seq_length of all-MiniLM-L6-v2)
+MAX_BATCH_TOKENS = 64 * 64
+"""Padded tokens per inference batch: 64 passages of up to 64 tokens (most sentences), fewer
+when longer, so that memory does not depend on the longest passage of an archive."""
 
 
 def encoder_path() -> Path:
@@ -45,11 +48,15 @@ def encoder_version() -> str:
 
 
 def available_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    """Cores this process may run on (the affinity mask, not the machine's total), at most
+    ``$OMP_NUM_THREADS`` when that is set: a scheduler such as Ray sets it to the cores it
+    gave the process, and several such processes share one machine."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(limit))) if limit.isdigit() and int(limit) > 0 else cores
 
 
 def set_threads() -> None:
@@ -209,13 +216,16 @@ class SentenceEncoder(nn.Module):
 
 
 def tokenize_sorted(
-    tokenizer: Tokenizer, texts: Sequence[str], batch_size: int, max_length: int = MAX_LENGTH
+    tokenizer: Tokenizer, texts: Sequence[str], batch_size: int, max_length: int = MAX_LENGTH,
+    max_tokens: int | None = None,
 ) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor]]]:
     """Yield ``(indices, batch)`` with passages grouped by token length.
 
     Tokenises once without padding, sorts by length, then pads each batch only to its
     own longest passage. Passages longer than ``max_length`` tokens are truncated with
-    one warning naming how many were cut.
+    one warning naming how many were cut. With ``max_tokens``, a batch also holds at most
+    that many padded tokens (at least one passage): long passages come in smaller batches,
+    so the attention's ``[batch, heads, length, length]`` scores stay bounded.
     """
     ids = tokenizer.encode(texts)
     too_long = sum(len(x) > max_length for x in ids)
@@ -224,8 +234,16 @@ def tokenize_sorted(
     ids = [x if len(x) <= max_length else x[: max_length - 1] + [x[-1]] for x in ids]
     lengths = np.array([len(x) for x in ids])
     order = np.argsort(lengths, kind="stable")
-    for i in range(0, len(order), batch_size):
-        idx = order[i : i + batch_size]
+    i = 0
+    while i < len(order):
+        rows = batch_size
+        if max_tokens is not None:  # sorted ascending: the row added last is the batch's longest
+            rows = 1
+            while (rows < batch_size and i + rows < len(order)
+                   and (rows + 1) * lengths[order[i + rows]] <= max_tokens):
+                rows += 1
+        idx = order[i : i + rows]
+        i += len(idx)
         input_ids = np.full((len(idx), lengths[idx].max()), tokenizer.pad_token_id, dtype=np.int64)
         for row, j in enumerate(idx):
             input_ids[row, : lengths[j]] = ids[j]
@@ -239,7 +257,7 @@ def embed(encoder: SentenceEncoder, tokenizer: Tokenizer, texts: Sequence[str], 
     out = np.zeros((len(texts), encoder.dim), dtype=np.float32)
     if not texts:
         return out
-    batches = tokenize_sorted(tokenizer, texts, batch_size)
+    batches = tokenize_sorted(tokenizer, texts, batch_size, max_tokens=MAX_BATCH_TOKENS)
     was_training = encoder.training
     encoder.eval()
     with torch.inference_mode():

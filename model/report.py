@@ -1,8 +1,10 @@
-"""Writers for scored articles: JSON Lines, CSV and a self-contained HTML report.
+"""Writers for scored articles: JSON Lines, CSV, Parquet (``model.tables``) and the
+self-contained HTML report (``model.overview``).
 
 Every score a writer prints is rounded to ``SCORE_DECIMALS`` decimals (``rounded``),
-the same in every format. Every writer streams: articles are written one at a time, so memory stays bounded
-however many inputs there are. Files are written to a temporary file beside the
+the same in every text format (Parquet keeps full precision). Every writer streams: articles
+are written one at a time, so memory stays bounded however many inputs there are (the HTML
+report keeps one small row per article for its overview). Files are written to a temporary file beside the
 target and renamed into place on success, so an interrupted run never leaves a
 half-written output file; ``abort`` instead of ``close`` leaves the target as it was
 (the command line does so when it scored nothing, so an earlier output is never
@@ -24,7 +26,6 @@ the text they carry:
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 import os
@@ -59,7 +60,7 @@ def csv_cell(value: str) -> str:
 def display_text(text: str) -> str:
     """Text as an HTML page shows it: whitespace collapsed, bidirectional controls and
     byte-order marks removed (``model.text.normalize_space``), then escaped."""
-    return html.escape(normalize_space(text))
+    return html.escape(normalize_space(str(text)))
 
 
 def format_for(path: str | None, explicit: str | None) -> str:
@@ -67,7 +68,7 @@ def format_for(path: str | None, explicit: str | None) -> str:
     if explicit:
         return explicit
     suffix = Path(path).suffix.lower().lstrip(".") if path else ""
-    return {"csv": "csv", "html": "html", "htm": "html"}.get(suffix, "jsonl")
+    return {"csv": "csv", "html": "html", "htm": "html", "parquet": "parquet"}.get(suffix, "jsonl")
 
 
 def rounded(score: float) -> float:
@@ -76,9 +77,11 @@ def rounded(score: float) -> float:
 
 
 def passage_records(source: str, result: dict) -> list[dict]:
-    """Flat per-passage records, each naming its source file, scores rounded."""
+    """Flat per-passage records, each naming its source file (and the article's ``meta`` when
+    scored with a manifest: ``model.archive.META_FIELDS``), scores rounded."""
+    meta = result.get("meta") or {}
     return [
-        {"source": source, **p,
+        {"source": source, **meta, **p,
          "topic_scores": {t: rounded(v) for t, v in p["topic_scores"].items()},
          "stance_scores": {s: rounded(v) for s, v in p["stance_scores"].items()}}
         for p in result["passages"]
@@ -152,116 +155,55 @@ class JsonlWriter(_Writer):
 class CsvWriter(_Writer):
     """One row per passage; topics joined by ';'; one probability column per label.
 
-    Text cells that could start a spreadsheet formula get a leading ``'`` (``csv_cell``)."""
+    Text cells that could start a spreadsheet formula get a leading ``'`` (``csv_cell``).
+    Articles scored with a manifest add their metadata columns after ``source``; the header
+    is written with the first article (or at the end, when there is none).
+    """
 
     def begin(self) -> None:
         self.csv = csv.writer(self.out)
-        self.csv.writerow(CSV_COLUMNS)
+        self.meta_fields: list[str] | None = None
+
+    def _header(self, meta_fields: list[str]) -> None:
+        self.meta_fields = meta_fields
+        self.csv.writerow(CSV_COLUMNS[:1] + meta_fields + CSV_COLUMNS[1:])
 
     def write_article(self, source: str, result: dict) -> None:
+        if self.meta_fields is None:
+            self._header(list(result.get("meta") or ()))
         for p in passage_records(source, result):
             self.csv.writerow(
-                [csv_cell(source), p["index"], p["start"], p["end"], csv_cell(p["text"]), ";".join(p["topics"])]
+                [csv_cell(source)]
+                + [csv_cell(value) if isinstance(value := p.get(k), str) else value for k in self.meta_fields]
+                + [p["index"], p["start"], p["end"], csv_cell(p["text"]), ";".join(p["topics"])]
                 + [f"{p['topic_scores'][t]:.{SCORE_DECIMALS}f}" for t in TOPICS]
                 + [p["stance"]]
                 + [f"{p['stance_scores'][s]:.{SCORE_DECIMALS}f}" for s in STANCES]
             )
 
-
-class HtmlWriter(_Writer):
-    """A self-contained page for a person to read: no script, no network, no external asset."""
-
-    def begin(self) -> None:
-        self.n_articles = 0
-        self.out.write(_HTML_HEAD + _legend())
-
-    def write_article(self, source: str, result: dict) -> None:
-        self.n_articles += 1
-        esc = html.escape
-        s = result["summary"]
-        ci = s["cooperation_index"]
-        self.out.write(f'<section class="article" id="article-{self.n_articles}">\n')
-        self.out.write(f"<h2><bdi>{display_text(source)}</bdi></h2>\n")
-        self.out.write('<div class="summary">' + _summary_svg(s) + "<p>")
-        self.out.write(f'{s["n_passages"]} passages · cooperation index '
-                       f'<b>{"n/a" if ci is None else f"{rounded(ci):+}"}</b> (−1 friction … +1 cooperative)</p></div>\n')
-        self.out.write('<div class="text">\n')
-        for p in passage_records(source, result):
-            tip = "; ".join(f"{k} {v}" for k, v in p["stance_scores"].items()) + " | " + "; ".join(
-                f"{k} {v}" for k, v in p["topic_scores"].items()
-            )
-            tags = "".join(f'<span class="tag">{esc(t)}</span>' for t in p["topics"])
-            self.out.write(
-                f'<span class="passage {p["stance"]}" data-index="{p["index"]}" title="{esc(tip)}">'
-                f"{display_text(p['text'])}{tags}</span>\n"
-            )
-        self.out.write("</div></section>\n")
-
     def end(self) -> None:
-        if not self.n_articles:
-            self.out.write("<p>No article was scored.</p>\n")
-        self.out.write("</main></body></html>\n")
+        if self.meta_fields is None:
+            self._header([])
 
 
-WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter}
+WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter}
+FORMATS = ("jsonl", "csv", "html", "parquet")
 
 
-def open_writer(fmt: str, path: str | Path | None = None, stream: IO[str] | None = None) -> _Writer:
-    """A streaming writer for ``fmt``; ``path=None`` writes to ``stream`` (default: stdout)."""
+def open_writer(fmt: str, path: str | Path | None = None, stream: IO[str] | None = None, **options) -> _Writer:
+    """A streaming writer for ``fmt``; ``path=None`` writes to ``stream`` (default: stdout).
+
+    ``html`` is ``model.overview.ReportWriter`` (``options``: ``period``, ``run``), ``parquet``
+    is ``model.tables.ParquetWriter`` (needs pyarrow); both load only when asked for.
+    """
+    if fmt == "html":
+        from .overview import ReportWriter
+
+        return ReportWriter(path, stream, **options)
+    if fmt == "parquet":
+        from .tables import ParquetWriter
+
+        return ParquetWriter(path, stream)
     if fmt not in WRITERS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(WRITERS)}")
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return WRITERS[fmt](path, stream)
-
-
-def _legend() -> str:
-    stances = "".join(f'<span class="passage {s}">{s}</span> ' for s in STANCES)
-    topics = "".join(f'<span class="tag">{t}</span>' for t in TOPICS)
-    return (
-        f'<div class="legend"><b>Stance</b> (highlight colour): {stances} · <b>Topics</b>: {topics}'
-        " · hover a passage for its scores.</div>\n"
-    )
-
-
-def _summary_svg(summary: dict) -> str:
-    """Topic shares as bars and stance balance as one stacked bar, in inline SVG."""
-    rows, y = [], 4
-    for t in TOPICS:
-        share = summary["topic_share"][t]
-        rows.append(
-            f'<text x="0" y="{y + 10}" font-size="11">{t}</text>'
-            f'<rect x="62" y="{y + 1}" width="{max(share * 150, 0.5):.1f}" height="10" fill="#5c6bc0"/>'
-            f'<text x="{66 + share * 150:.1f}" y="{y + 10}" font-size="10">{share:.0%}</text>'
-        )
-        y += 15
-    n = max(summary["n_passages"], 1)
-    x = 62.0
-    rows.append(f'<text x="0" y="{y + 12}" font-size="11">stance</text>')
-    for s in STANCES:
-        w = summary["stance_counts"][s] / n * 150
-        if w:
-            rows.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="12" fill="{STANCE_COLOURS[s]}">'
-                        f'<title>{s}: {summary["stance_counts"][s]}</title></rect>')
-        x += w
-    return (f'<svg class="chart" width="250" height="{y + 18}" role="img" aria-label="topic shares and stance balance"'
-            f' xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>')
-
-
-_HTML_HEAD = (
-    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    "<title>entente report</title><style>"
-    "body{font-family:Georgia,serif;margin:0;background:#fafafa;color:#222}"
-    "main{max-width:60rem;margin:auto;padding:1rem 2rem}"
-    "h1{font-family:sans-serif}h2{font-family:sans-serif;font-size:1.05rem;border-bottom:1px solid #ccc}"
-    ".legend{font-family:sans-serif;font-size:.85rem;padding:.5rem;background:#fff;border:1px solid #ddd}"
-    ".article{background:#fff;border:1px solid #ddd;padding:0 1rem 1rem;margin:1rem 0}"
-    ".summary{display:flex;gap:1rem;align-items:center;font-family:sans-serif;font-size:.85rem}"
-    ".text{line-height:1.7}"
-    ".passage{padding:.1rem .2rem;border-radius:3px;border-bottom:2px solid}"
-    + "".join(
-        f".{s}{{background:{STANCE_BACKGROUNDS[s]};border-color:{STANCE_COLOURS[s]}}}" for s in STANCES
-    )
-    + ".tag{font-family:sans-serif;font-size:.7rem;background:#e8eaf6;color:#283593;border-radius:8px;"
-    "padding:0 .35rem;margin-left:.25rem;vertical-align:super}"
-    "</style></head><body><main><h1>entente report</h1>\n"
-)

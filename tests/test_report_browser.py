@@ -54,3 +54,23 @@ def test_report_renders_every_passage(tmp_path, tiny_checkpoint):
     chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,800", page.as_uri())
     assert shot.exists()
     assert len(set(png_pixels(shot))) > 20  # a blank page has only a handful of distinct byte values
+
+
+def test_archive_report_renders_in_the_browser(tmp_path, tiny_checkpoint):
+    """The overview, the article table and every collapsed article's heading are on the rendered page."""
+    from model.archive import as_inputs, iter_scored, run_info
+
+    articles = [{"text": f"Russia and China signed deal number {i}. Their navies held drills.\n\nTrade grew.",
+                 "id": f"n{i}", "date": f"2021-{i % 12 + 1:02d}-01", "title": f"Deal {i} <b>signed</b>"}
+                for i in range(12)]
+    page = tmp_path / "archive.html"
+    with open_writer("html", page, run=run_info(tiny_checkpoint, "sentence", "torch")) as w:
+        for item in iter_scored(as_inputs(articles), checkpoint=tiny_checkpoint):
+            w.write_article(item.source, item.result)
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert dom.count("<details") == 12 and 'class="timeline"' in dom
+    for i in range(12):
+        assert f"Deal {i} &lt;b&gt;signed&lt;/b&gt;" in dom
+    shot = tmp_path / "archive.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1200,1400", page.as_uri())
+    assert len(set(png_pixels(shot))) > 20
