@@ -26,6 +26,7 @@ the text they carry:
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os

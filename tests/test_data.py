@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from training.data import LABELS, check_records, load_dataset, read_jsonl, to_dataset, unit_id
+from training.data import LABELS, check_records, load_dataset, read_jsonl, unit_id
 
 UNITS = {"d1": ["Putin met Xi.", "They signed a gas deal."], "d2": ["Trade grew."]}
 
