@@ -232,7 +232,7 @@ def article_table(rows: list[dict], numbers: list[int]) -> str:
            f'<th>index</th>{head}</tr></thead><tbody>\n']
     for i in order:
         r, n = rows[i], numbers[i]
-        title = esc(r["title"]) if r["title"] else f'<span class="src">{esc(r["source"])}</span>'
+        title = esc(r["title"]) if r["title"] else f'<span class="src"><bdi>{esc(r["source"])}</bdi></span>'
         ci = r["cooperation_index"]
         cls = "" if ci is None else (' class="pos"' if ci > 0.05 else (' class="neg"' if ci < -0.05 else ""))
         shares = "".join(f"<td>{r[f'share_{t}']:.0%}</td>" for t in TOPICS)
@@ -248,11 +248,11 @@ def article_table(rows: list[dict], numbers: list[int]) -> str:
 
 def article_section(n: int, source: str, row: dict, result: dict) -> str:
     """A collapsible section: heading (date, title), facts, summary bars, then the text by paragraph."""
-    title = esc(row["title"]) if row["title"] else esc(source)
+    title = esc(row["title"]) if row["title"] else f"<bdi>{esc(source)}</bdi>"
     date = f'<span class="date">{esc(row["date"])}</span> ' if row["date"] else ""
     facts = [esc(row["outlet"])] if row["outlet"] else []
     if row["title"]:
-        facts.append(f'<span class="src">{esc(source)}</span>')
+        facts.append(f'<span class="src"><bdi>{esc(source)}</bdi></span>')
     if row["url"]:
         facts.append(f'<span class="src">{esc(row["url"])}</span>')
     facts.append(f'{row["n_passages"]} passages · cooperation index <b>{signed(row["cooperation_index"])}</b>')
