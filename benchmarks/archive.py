@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.throughput import entente_command, machine, timed_run  # noqa: E402
+from benchmarks.throughput import entente_command, machine, raw_torch_encoder, timed_run  # noqa: E402
 from model.checkpoint import default_checkpoint  # noqa: E402
 
 CORPORA = [(ROOT / "corpus" / "articles", ROOT / "corpus" / "manifest.jsonl"),
@@ -63,7 +63,6 @@ def archive_copy(folder: Path, n: int) -> None:
 
 def raw_encoder(files: list[Path], checkpoint: str, batch_size: int):
     """A callable running the float32 transformer alone on the passages of ``files``, and their number."""
-    import torch
 
     from model.encoder import set_threads, tokenize_sorted
     from model.predict import load_model
@@ -73,15 +72,7 @@ def raw_encoder(files: list[Path], checkpoint: str, batch_size: int):
     model = load_model(checkpoint)
     set_threads()
     batches = list(tokenize_sorted(model.tokenizer_, texts, batch_size))
-    body = model.encoder_.body.eval()
-
-    def run() -> None:
-        set_threads()
-        with torch.inference_mode():
-            for _, b in batches:
-                body(**b)
-
-    return run, len(texts)
+    return raw_torch_encoder(model, batches), len(texts)
 
 
 def ratio(args, tmp: Path) -> dict:

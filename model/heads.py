@@ -135,19 +135,8 @@ def fine_tune(
         return
     texts = list(texts)
     generator = torch.Generator().manual_seed(seed)
-    positives = Y.sum(axis=0)
-    pos_weight = torch.tensor(np.clip((len(Y) - positives) / np.maximum(positives, 1), 1.0, 10.0),
-                              dtype=torch.float32)
-    counts = np.bincount(s, minlength=len(STANCES)).astype(np.float64)
-    stance_weight = torch.tensor(len(s) / (len(STANCES) * np.maximum(counts, 1)), dtype=torch.float32)
-    topic_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight if class_weight else None)
-    stance_loss = nn.CrossEntropyLoss(weight=stance_weight if class_weight else None)
-    optimizer = torch.optim.AdamW([
-        {"params": encoder.parameters(), "lr": learning_rate},
-        {"params": heads.parameters(), "lr": head_learning_rate},
-    ], weight_decay=0.01)
-    steps = epochs * -(-len(texts) // batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
+    topic_loss, stance_loss, optimizer, schedule = _training_setup(
+        encoder, heads, Y, s, class_weight, learning_rate, head_learning_rate, epochs * -(-len(texts) // batch_size))
     topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
     encoder.train()
     for _ in range(epochs):
@@ -166,6 +155,24 @@ def fine_tune(
             optimizer.step()
             schedule.step()
     encoder.eval()
+
+
+def _training_setup(encoder, heads, Y: np.ndarray, s: np.ndarray, class_weight: str | None, learning_rate: float,
+                    head_learning_rate: float, steps: int):
+    """The losses (class-weighted on the gold labels), AdamW and the linear decay over ``steps``."""
+    positives = Y.sum(axis=0)
+    pos_weight = torch.tensor(np.clip((len(Y) - positives) / np.maximum(positives, 1), 1.0, 10.0),
+                              dtype=torch.float32)
+    counts = np.bincount(s, minlength=len(STANCES)).astype(np.float64)
+    stance_weight = torch.tensor(len(s) / (len(STANCES) * np.maximum(counts, 1)), dtype=torch.float32)
+    topic_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight if class_weight else None)
+    stance_loss = nn.CrossEntropyLoss(weight=stance_weight if class_weight else None)
+    optimizer = torch.optim.AdamW([
+        {"params": encoder.parameters(), "lr": learning_rate},
+        {"params": heads.parameters(), "lr": head_learning_rate},
+    ], weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
+    return topic_loss, stance_loss, optimizer, schedule
 
 
 def _soften(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -189,13 +196,10 @@ def _fine_tune_distilled(encoder, tokenizer, heads, texts, Y, s, *, epochs, lear
     if soft_stance is not None and len(soft_stance) != n:
         raise ValueError("soft_stance must give one row of stance probabilities per labelled text")
     generator = torch.Generator().manual_seed(seed)
-    positives = Y.sum(axis=0)
-    pos_weight = torch.tensor(np.clip((n - positives) / np.maximum(positives, 1), 1.0, 10.0), dtype=torch.float32)
-    counts = np.bincount(s, minlength=len(STANCES)).astype(np.float64)
-    stance_weight = torch.tensor(n / (len(STANCES) * np.maximum(counts, 1)), dtype=torch.float32)
-    topic_loss = nn.BCEWithLogitsLoss(pos_weight=pos_weight if class_weight else None)
-    stance_loss = nn.CrossEntropyLoss(weight=stance_weight if class_weight else None)
     all_texts = texts + unlabelled
+    topic_loss, stance_loss, optimizer, schedule = _training_setup(
+        encoder, heads, Y, s, class_weight, learning_rate, head_learning_rate,
+        epochs * -(-len(all_texts) // batch_size))
     soft = np.zeros((n + m, len(STANCES)))
     has_soft = np.zeros(n + m, dtype=bool)
     if soft_stance is not None:
@@ -205,12 +209,6 @@ def _fine_tune_distilled(encoder, tokenizer, heads, texts, Y, s, *, epochs, lear
         has_soft[n:] = True
     soft_targets = torch.tensor(soft, dtype=torch.float32)
     topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
-    optimizer = torch.optim.AdamW([
-        {"params": encoder.parameters(), "lr": learning_rate},
-        {"params": heads.parameters(), "lr": head_learning_rate},
-    ], weight_decay=0.01)
-    steps = epochs * -(-len(all_texts) // batch_size)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / max(steps, 1)))
     scale = distill_weight * distill_temperature**2
     encoder.train()
     for _ in range(epochs):

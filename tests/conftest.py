@@ -33,3 +33,20 @@ def tiny_checkpoint(tiny_model, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny"
     tiny_model.save_pretrained(path, metrics={"note": "tiny test model"}, model_card="# tiny\n")
     return path
+
+
+@pytest.fixture
+def ckpt(tiny_checkpoint, tmp_path):
+    """A copy of the tiny checkpoint that a test may break."""
+    import shutil
+
+    return shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
+
+
+def edit_config(path, change):
+    """Apply ``change`` to a checkpoint's config.json in place."""
+    import json
+
+    config = json.loads((path / "config.json").read_text())
+    change(config)
+    (path / "config.json").write_text(json.dumps(config))

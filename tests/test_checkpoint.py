@@ -1,7 +1,6 @@
 """model.checkpoint: the schema is checked on load, every problem is one line naming the file."""
 
 import json
-import shutil
 
 import pytest
 
@@ -9,17 +8,7 @@ from model import checkpoint
 from model.checkpoint import CheckpointError
 from model.classifier import EntenteClassifier
 from model.cli import main
-
-
-@pytest.fixture
-def ckpt(tiny_checkpoint, tmp_path):
-    return shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
-
-
-def edit_config(path, change):
-    config = json.loads((path / "config.json").read_text())
-    change(config)
-    (path / "config.json").write_text(json.dumps(config))
+from tests.conftest import edit_config
 
 
 def one_line_error(path, file_name, words):

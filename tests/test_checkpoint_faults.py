@@ -8,24 +8,13 @@ before scoring (no output file), with one error line that names the broken file.
 import json
 import os
 import pickle
-import shutil
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
 from model.cli import main
-
-
-@pytest.fixture
-def ckpt(tiny_checkpoint, tmp_path):
-    return shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
-
-
-def edit_config(path, change):
-    config = json.loads((path / "config.json").read_text())
-    change(config)
-    (path / "config.json").write_text(json.dumps(config))
+from tests.conftest import edit_config
 
 
 def truncate(file):
