@@ -138,17 +138,26 @@ def fine_tune(
     topic_loss, stance_loss, optimizer, schedule = _training_setup(
         encoder, heads, Y, s, class_weight, learning_rate, head_learning_rate, epochs * -(-len(texts) // batch_size))
     topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
+
+    def batch_loss(rows, topic_logits, stance_logits):
+        return topic_loss(topic_logits, topic_targets[rows]) + stance_loss(stance_logits, stance_targets[rows])
+
+    _train(encoder, tokenizer, heads, texts, epochs, batch_size, generator, optimizer, schedule, batch_loss)
+
+
+def _train(encoder, tokenizer, heads, texts: list[str], epochs: int, batch_size: int, generator, optimizer, schedule,
+           batch_loss) -> None:
+    """The loop both trainings share: shuffled batches, ``batch_loss(rows, topic_logits, stance_logits)``,
+    gradient clipping at 1, one scheduler step per batch; the encoder is left in eval mode."""
     encoder.train()
     for _ in range(epochs):
         order = torch.randperm(len(texts), generator=generator).numpy()
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            # one batch, reordered by token length: align the targets with that order
+            # one batch, reordered by token length: align the rows with that order
             sub_idx, batch = next(tokenize_sorted(tokenizer, [texts[i] for i in idx], len(idx)))
-            targets = idx[sub_idx]
             topic_logits, stance_logits = heads(encoder(**batch))
-            loss = (topic_loss(topic_logits, topic_targets[targets])
-                    + stance_loss(stance_logits, stance_targets[targets]))
+            loss = batch_loss(idx[sub_idx], topic_logits, stance_logits)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
@@ -210,28 +219,19 @@ def _fine_tune_distilled(encoder, tokenizer, heads, texts, Y, s, *, epochs, lear
     soft_targets = torch.tensor(soft, dtype=torch.float32)
     topic_targets, stance_targets = torch.tensor(Y, dtype=torch.float32), torch.tensor(s)
     scale = distill_weight * distill_temperature**2
-    encoder.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(all_texts), generator=generator).numpy()
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            sub_idx, batch = next(tokenize_sorted(tokenizer, [all_texts[i] for i in idx], len(idx)))
-            rows = idx[sub_idx]
-            topic_logits, stance_logits = heads(encoder(**batch))
-            loss = torch.zeros(())
-            gold = torch.from_numpy(rows < n)
-            if gold.any():
-                gold_rows = rows[rows < n]
-                loss = loss + topic_loss(topic_logits[gold], topic_targets[gold_rows])
-                loss = loss + stance_loss(stance_logits[gold], stance_targets[gold_rows])
-            distilled = torch.from_numpy(has_soft[rows])
-            if distilled.any():
-                log_student = torch.log_softmax(stance_logits[distilled] / distill_temperature, dim=1)
-                target = soft_targets[rows[has_soft[rows]]]
-                loss = loss + scale * nn.functional.kl_div(log_student, target, reduction="batchmean")
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-    encoder.eval()
+
+    def batch_loss(rows, topic_logits, stance_logits):
+        loss = torch.zeros(())
+        gold = torch.from_numpy(rows < n)
+        if gold.any():  # topics and the gold stance: labelled rows only
+            gold_rows = rows[rows < n]
+            loss = loss + topic_loss(topic_logits[gold], topic_targets[gold_rows])
+            loss = loss + stance_loss(stance_logits[gold], stance_targets[gold_rows])
+        distilled = torch.from_numpy(has_soft[rows])
+        if distilled.any():
+            log_student = torch.log_softmax(stance_logits[distilled] / distill_temperature, dim=1)
+            target = soft_targets[rows[has_soft[rows]]]
+            loss = loss + scale * nn.functional.kl_div(log_student, target, reduction="batchmean")
+        return loss
+
+    _train(encoder, tokenizer, heads, all_texts, epochs, batch_size, generator, optimizer, schedule, batch_loss)
