@@ -40,6 +40,12 @@ def unit_id(doc_id: str, text: str, occurrence: int = 1) -> str:
     return base if occurrence == 1 else f"{base}-{occurrence}"
 
 
+def article_year(record: dict) -> int | None:
+    """A manifest record's year: its ``date``'s year, else the estimated ``year``, else None."""
+    date = record.get("date")
+    return int(str(date)[:4]) if date else record.get("year")
+
+
 def read_jsonl(path: str | Path) -> list[dict]:
     """Read a JSON Lines file; a malformed line raises ``ValueError`` naming it."""
     records = []
@@ -185,8 +191,7 @@ def counts_markdown(records: list[dict], corpus: str | Path = CORPUS) -> str:
     manifest = {r["id"]: r for r in read_jsonl(Path(corpus) / "manifest.jsonl")}
 
     def year(doc: str):
-        rec = manifest.get(doc, {})
-        return int(str(rec["date"])[:4]) if rec.get("date") else rec.get("year")
+        return article_year(manifest.get(doc, {}))
 
     columns = ["units", *TOPICS, "no topic", *STANCES]
 

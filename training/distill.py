@@ -36,15 +36,12 @@ def unlabelled_units(until: int | None = None, corpus: Path = UNLABELLED, exclud
     articles with neither are left out. Texts in ``exclude`` (the labelled ones) are dropped.
     """
     from model.text import split_sentences
-    from training.data import read_jsonl
+    from training.data import article_year, read_jsonl
 
     seen, units = set(exclude), []
     for record in read_jsonl(corpus / "manifest.jsonl"):
-        if until is not None:
-            date = record.get("date")
-            year = int(str(date)[:4]) if date else record.get("year")
-            if year is None or year > until:
-                continue
+        if until is not None and (article_year(record) is None or article_year(record) > until):
+            continue
         text = (corpus / "articles" / f"{record['id']}.txt").read_text(encoding="utf-8")
         for passage in split_sentences(text):
             if passage.text not in seen:

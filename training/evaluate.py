@@ -32,7 +32,7 @@ import numpy as np
 from model.calibration import decide, fit_calibration, logit, stance_probabilities, topic_probabilities
 from model.checkpoint import atomic_write_text
 from model.labels import STANCES, TOPICS
-from training.data import CORPUS, LABELS, ROOT, load_dataset, read_jsonl
+from training.data import CORPUS, LABELS, ROOT, article_year, load_dataset, read_jsonl
 from training.metrics import evaluate_predictions
 from training.out_of_fold import read_out_of_fold_predictions, stance_logits, write_out_of_fold_predictions
 from training.registry import FAST, MODEL_NAMES, make_model
@@ -43,11 +43,7 @@ FIRST_TEST_YEAR = 2024  # the time split tests on articles from this year on
 
 def article_years(manifest: str | Path = CORPUS / "manifest.jsonl") -> dict[str, int | None]:
     """Each article's year: its ``date``'s year, else the manifest's estimated ``year``, else None."""
-    years = {}
-    for record in read_jsonl(manifest):
-        date = record.get("date")
-        years[record["id"]] = int(str(date)[:4]) if date else record.get("year")
-    return years
+    return {record["id"]: article_year(record) for record in read_jsonl(manifest)}
 
 
 def time_split(groups: list[str], years: dict[str, int | None], first_test_year: int = FIRST_TEST_YEAR) -> np.ndarray:
@@ -103,14 +99,16 @@ def calibrated_by_other_folds(texts, Y, PT, s, PS, folds, use_cues: bool = True)
 
 
 def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = None, log=print,
-                   out_of_fold: tuple[np.ndarray, np.ndarray] | None = None, resume_dir: Path | None = None
-                   ) -> tuple[dict, np.ndarray, np.ndarray, tuple]:
+                   out_of_fold: tuple[np.ndarray, np.ndarray] | None = None, resume_dir: Path | None = None,
+                   select_train=None) -> tuple[dict, np.ndarray, np.ndarray, tuple]:
     """Out-of-fold probabilities and thresholds for one model, then all metrics.
 
     ``out_of_fold``: out-of-fold probabilities of an earlier run of the same model on the same
     folds (``--from-predictions``), to recompute the figures without training again.
     ``resume_dir``: each fold's out-of-fold predictions are saved there as the fold ends and
     read back instead of retrained, so an interrupted long run resumes where it stopped.
+    ``select_train(rows, fold)``: the training rows actually used from a fold's ``rows``
+    (the learning curve keeps a share of the articles).
     Models calibrated on out-of-fold predictions rather than inner folds
     (``threshold_folds=0``, the fine-tuned default) are scored as they are shipped,
     calibrated by the other folds; their raw figures go under ``"uncalibrated"``.
@@ -132,6 +130,8 @@ def cross_validate(name: str, texts, Y, s, groups, folds, params: dict | None = 
                 log(f"  {name}: fold {fold}/{len(folds)} read from {saved}")
                 continue
             train_idx = train_indices(texts, test_idx)
+            if select_train is not None:
+                train_idx = select_train(train_idx, fold)
             model = make_model(name, **params)
             model.fit([texts[i] for i in train_idx], Y[train_idx], s[train_idx],
                       groups=[groups[i] for i in train_idx])

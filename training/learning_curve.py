@@ -8,9 +8,8 @@ For each protocol (grouped 5-fold cross-validation and the time split of
 keeps that share of its articles (whole articles, drawn with a fixed seed, the same
 draw for every model), the model is trained on them and scored on the full test fold.
 Writes ``docs/learning_curve.json``, a Markdown table with the gain per doubling of
-labels, and ``docs/learning_curve.png`` (matplotlib, an optional extra).
-Topic figures use the model's own thresholds (0.5 for models calibrated out of fold);
-stance decisions are argmax either way.
+labels, and ``docs/learning_curve.png`` (matplotlib, an optional extra). Every point is
+scored as ``training.evaluate`` scores the full model (the same calibration rule).
 """
 
 from __future__ import annotations
@@ -20,17 +19,14 @@ import json
 import math
 import random
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from model.checkpoint import atomic_write_text
-from model.labels import STANCES
 from training.data import LABELS, ROOT, load_dataset
-from training.evaluate import article_folds, article_years, time_split, train_indices
-from training.metrics import evaluate_predictions
-from training.registry import MODEL_NAMES, make_model
+from training.evaluate import article_folds, article_years, cross_validate, time_split
+from training.registry import MODEL_NAMES
 
 FRACTIONS = (0.25, 0.5, 1.0)
 
@@ -44,26 +40,25 @@ def subsample_articles(rows: np.ndarray, groups: list[str], fraction: float, see
 
 def curve(name: str, texts, Y, s, groups, folds, fractions=FRACTIONS, params: dict | None = None,
           seed: int = 0, log=print) -> list[dict]:
-    """Figures of model ``name`` trained on each fraction of every fold's training articles."""
-    rows = np.sort(np.concatenate(folds))
+    """Figures of model ``name`` trained on each fraction of every fold's training articles.
+
+    Each point is ``training.evaluate.cross_validate`` on the same folds, scored the same
+    way, with each fold's training rows cut to the fraction's articles.
+    """
     points = []
     for fraction in fractions:
-        start = time.perf_counter()
-        PT, PS = np.zeros(Y.shape), np.zeros((len(texts), len(STANCES)))
-        TH = np.full(Y.shape, 0.5)
-        n_train = []
-        for fold, test_idx in enumerate(folds, 1):
-            train = subsample_articles(train_indices(texts, test_idx), groups, fraction, seed=seed + fold)
-            n_train.append(len(train))
-            model = make_model(name, **(params or {}))
-            model.fit([texts[i] for i in train], Y[train], s[train], groups=[groups[i] for i in train])
-            PT[test_idx], PS[test_idx] = model.predict_proba([texts[i] for i in test_idx])
-            TH[test_idx] = model.thresholds_
-        result = evaluate_predictions(Y[rows], PT[rows], s[rows], PS[rows], [groups[i] for i in rows],
-                                      thresholds=TH[rows])
+        n_train: list[int] = []
+
+        def keep_share(rows: np.ndarray, fold: int) -> np.ndarray:
+            kept = subsample_articles(rows, groups, fraction, seed=seed + fold)
+            n_train.append(len(kept))
+            return kept
+
+        result = cross_validate(name, texts, Y, s, groups, folds, params=params, log=lambda message: None,
+                                select_train=keep_share)[0]
         points.append({"fraction": fraction, "train_sentences_mean": round(float(np.mean(n_train)), 1),
                        "topic_macro_f1": result["topics"]["macro_f1"], "stance_macro_f1": result["stance"]["macro_f1"],
-                       "seconds": round(time.perf_counter() - start, 1)})
+                       "seconds": result["seconds"]})
         log(f"  {name} at {fraction:.0%}: topic {points[-1]['topic_macro_f1']:.3f}, "
             f"stance {points[-1]['stance_macro_f1']:.3f}")
     return points

@@ -148,16 +148,12 @@ def embed_cached(texts: Sequence[str], cache_path: Path | None = None, teacher: 
 
 
 def all_unit_texts() -> list[str]:
-    """Every labelled unit and every unit of the unlabelled articles (what distillation sees)."""
-    from model.text import split_sentences
+    """Every labelled unit and every distinct unit of the unlabelled articles (what distillation sees)."""
     from training.data import LABELS, read_jsonl
+    from training.distill import unlabelled_units
 
-    texts = [r["text"] for r in read_jsonl(LABELS)]
-    unlabelled = ROOT / "corpus" / "unlabelled"
-    for record in read_jsonl(unlabelled / "manifest.jsonl"):
-        text = (unlabelled / "articles" / f"{record['id']}.txt").read_text(encoding="utf-8")
-        texts.extend(p.text for p in split_sentences(text))
-    return texts
+    labelled = [r["text"] for r in read_jsonl(LABELS)]
+    return labelled + unlabelled_units(None, exclude=labelled)
 
 
 def main(argv: Iterable[str] | None = None) -> int:
