@@ -140,3 +140,26 @@ def test_the_learning_curve_trains_on_growing_shares_of_whole_articles(tiny_data
     assert [p["fraction"] for p in points] == [0.5, 1.0]
     assert points[0]["train_sentences_mean"] < points[1]["train_sentences_mean"]
     assert len(gains_per_doubling(points, "stance_macro_f1")) == 1
+
+
+def test_a_resumed_learning_curve_reads_finished_folds_back(tiny_dataset, tmp_path):
+    from training.learning_curve import curve
+
+    ds = tiny_dataset
+    texts, g = ds["text"], ds["doc_id"]
+    Y, s = np.array(ds["topics"]), np.array(ds["stance"])
+    folds = article_folds(g, 3)
+    messages: list[str] = []
+
+    def run():
+        return curve("tfidf_logreg", texts, Y, s, g, folds, fractions=(0.5, 1.0), log=messages.append,
+                     resume_dir=lambda fraction: tmp_path / f"share{fraction:g}")
+
+    first = run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["share0.5", "share1"]
+    messages.clear()
+    again = run()
+    assert sum("read from" in m for m in messages) == 2 * len(folds)
+    for a, b in zip(first, again):
+        assert (a["topic_macro_f1"], a["stance_macro_f1"], a["train_sentences_mean"]) == (
+            b["topic_macro_f1"], b["stance_macro_f1"], b["train_sentences_mean"])

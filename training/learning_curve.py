@@ -25,7 +25,7 @@ import numpy as np
 
 from model.checkpoint import atomic_write_text
 from training.data import LABELS, ROOT, load_dataset
-from training.evaluate import article_folds, article_years, cross_validate, time_split
+from training.evaluate import article_folds, article_years, cross_validate, resume_path, time_split, train_indices
 from training.registry import MODEL_NAMES
 
 FRACTIONS = (0.25, 0.5, 1.0)
@@ -39,23 +39,24 @@ def subsample_articles(rows: np.ndarray, groups: list[str], fraction: float, see
 
 
 def curve(name: str, texts, Y, s, groups, folds, fractions=FRACTIONS, params: dict | None = None,
-          seed: int = 0, log=print) -> list[dict]:
+          seed: int = 0, log=print, resume_dir=None) -> list[dict]:
     """Figures of model ``name`` trained on each fraction of every fold's training articles.
 
     Each point is ``training.evaluate.cross_validate`` on the same folds, scored the same
     way, with each fold's training rows cut to the fraction's articles.
+    ``resume_dir(fraction)``: the folder that keeps a point's finished folds (``--resume``);
+    the 100% point shares ``training.evaluate --resume``'s folder, so a model already
+    evaluated is not trained again.
     """
     points = []
     for fraction in fractions:
-        n_train: list[int] = []
+        def keep_share(rows: np.ndarray, fold: int, fraction=fraction) -> np.ndarray:
+            return subsample_articles(rows, groups, fraction, seed=seed + fold)
 
-        def keep_share(rows: np.ndarray, fold: int) -> np.ndarray:
-            kept = subsample_articles(rows, groups, fraction, seed=seed + fold)
-            n_train.append(len(kept))
-            return kept
-
-        result = cross_validate(name, texts, Y, s, groups, folds, params=params, log=lambda message: None,
-                                select_train=keep_share)[0]
+        result = cross_validate(name, texts, Y, s, groups, folds, params=params, log=log,
+                                select_train=None if fraction == 1 else keep_share,
+                                resume_dir=resume_dir(fraction) if resume_dir else None)[0]
+        n_train = [len(keep_share(train_indices(texts, test), fold)) for fold, test in enumerate(folds, 1)]
         points.append({"fraction": fraction, "train_sentences_mean": round(float(np.mean(n_train)), 1),
                        "topic_macro_f1": result["topics"]["macro_f1"], "stance_macro_f1": result["stance"]["macro_f1"],
                        "seconds": result["seconds"]})
@@ -113,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=json.loads, default={})
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "learning_curve.json")
     parser.add_argument("--merge", action="store_true", help="keep runs of other models in --output")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep each point's finished folds under runs/cv/ and reuse them on a rerun (the 100%% "
+                             "point reuses training.evaluate --resume's folds)")
     args = parser.parse_args(argv)
 
     ds = load_dataset(args.labels)
@@ -124,8 +128,14 @@ def main(argv: list[str] | None = None) -> int:
         folds = [time_split(groups, article_years())] if protocol == "time" else article_folds(groups)
         for name in args.models:
             print(f"{name} ({protocol}) ...", file=sys.stderr)
+            base = resume_path(protocol, name, args.params, ds["id"], Y, s, folds)
+
+            def resume_dir(fraction: float, base=base) -> Path:
+                return base if fraction == 1 else base.with_name(f"{base.name}-share{fraction:g}")
+
             points = curve(name, texts, Y, s, groups, folds, args.fractions, args.params,
-                           log=lambda message: print(message, file=sys.stderr))
+                           log=lambda message: print(message, file=sys.stderr),
+                           resume_dir=resume_dir if args.resume else None)
             runs.append({"model": name, "protocol": protocol, "params": args.params, "points": points})
     report = {"fractions": args.fractions, "runs": runs,
               "protocol": "share of each training fold's articles (fixed seed per fold); figures on the full test "
