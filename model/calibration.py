@@ -97,16 +97,27 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    """ECE of the top-class probability over ``bins`` equal-width confidence bins."""
-    confidence, predicted = probs.max(axis=1), probs.argmax(axis=1)
+def reliability_bins(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict]:
+    """The reliability diagram of the top-class probability, as data.
+
+    One entry per non-empty equal-width confidence bin ``(lo, hi]``: its bounds, the number of
+    rows, their mean top-class probability (``confidence``) and the share of them whose top
+    class is right (``accuracy``). A calibrated model has ``accuracy`` close to ``confidence``.
+    """
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == y
     edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
+    rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
         in_bin = (confidence > lo) & (confidence <= hi)
         if in_bin.any():
-            ece += in_bin.mean() * abs((predicted[in_bin] == y[in_bin]).mean() - confidence[in_bin].mean())
-    return float(ece)
+            rows.append({"lo": round(float(lo), 3), "hi": round(float(hi), 3), "count": int(in_bin.sum()),
+                         "confidence": float(confidence[in_bin].mean()), "accuracy": float(correct[in_bin].mean())})
+    return rows
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """ECE of the top-class probability over ``bins`` equal-width confidence bins."""
+    return float(sum(b["count"] / len(y) * abs(b["accuracy"] - b["confidence"]) for b in reliability_bins(probs, y, bins)))
 
 
 def fit_topic_calibration(logits: np.ndarray, cues: np.ndarray, Y: np.ndarray, C: float = 1.0) -> np.ndarray:

@@ -124,3 +124,26 @@ def test_calibrate_only_updates_a_saved_checkpoint_without_retraining(tmp_path):
         assert np.allclose(x, y)
     card = (out / "model_card.md").read_text()
     assert "out-of-fold: oof.jsonl" in card and card.count("- Topic thresholds") == 1
+
+
+def test_the_model_card_shows_both_protocols_the_learning_curve_and_a_reliability_diagram(tmp_path):
+    oof, cfg = _oof_config(tmp_path)  # writes cv.json with the frozen model's figures
+    time_report = tmp_path / "time.json"
+    time_report.write_text(json.dumps({"models": {"minilm_frozen_logreg": {
+        "topics": {"macro_f1": 0.5}, "stance": {"macro_f1": 0.25}}, "tfidf_logreg": {
+        "topics": {"macro_f1": 0.4}, "stance": {"macro_f1": 0.2}}}}))
+    curve = tmp_path / "curve.json"
+    curve.write_text(json.dumps({"fractions": [0.5, 1.0], "runs": [{"model": "minilm_frozen_logreg", "protocol": "cv",
+                     "points": [{"topic_macro_f1": 0.3, "stance_macro_f1": 0.2},
+                                {"topic_macro_f1": 0.4, "stance_macro_f1": 0.3}]}]}))
+    out = tmp_path / "m"
+    assert main(["--config", str(cfg), "--output", str(out), "--cv-report", str(tmp_path / "cv.json"),
+                 "--time-report", str(time_report), "--learning-curve", str(curve)]) == 0
+    card = (out / "model_card.md").read_text()
+    cv = json.loads((tmp_path / "cv.json").read_text())["models"]["minilm_frozen_logreg"]
+    assert f"| minilm_frozen_logreg | {cv['topics']['macro_f1']:.3f} | {cv['stance']['macro_f1']:.3f} | 0.500 | 0.250 |" in card
+    assert "| tfidf_logreg | not run | not run | 0.400 | 0.200 |" in card
+    assert "| minilm_frozen_logreg | cv | 0.300 / 0.200 | 0.400 / 0.300 | +0.100 |" in card
+    bins = [line for line in card.split("## Reliability")[1].splitlines() if line.startswith("| 0.") or line.startswith("| 1.")]
+    assert sum(int(line.split("|")[2]) for line in bins) == 40  # every labelled sentence in one bin
+    assert (out / "reliability.png").stat().st_size > 1000

