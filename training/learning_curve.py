@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
     parser.add_argument("--params", type=json.loads, default={})
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "learning_curve.json")
-    parser.add_argument("--merge", action="store_true", help="keep runs of other models in --output")
+    parser.add_argument("--merge", action="store_true", help="keep the runs in --output of other models or protocols")
     parser.add_argument("--resume", action="store_true",
                         help="keep each point's finished folds under runs/cv/ and reuse them on a rerun (the 100%% "
                              "point reuses training.evaluate --resume's folds)")
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     texts, groups = ds["text"], ds["doc_id"]
     Y, s = np.array(ds["topics"]), np.array(ds["stance"])
     earlier = json.loads(args.output.read_text()) if args.merge and args.output.exists() else {"runs": []}
-    runs = [r for r in earlier["runs"] if r["model"] not in args.models]
+    runs = [r for r in earlier["runs"] if r["model"] not in args.models or r["protocol"] not in args.protocols]
     for protocol in args.protocols:
         folds = [time_split(groups, article_years())] if protocol == "time" else article_folds(groups)
         for name in args.models:
