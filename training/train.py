@@ -158,7 +158,7 @@ def plot_reliability(bins: list[dict], path: Path) -> bool:
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
     ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09, alpha=0.6,
            label="accuracy in bin")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label="mean confidence")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label="share correct at the bin's mean probability")
     for b in bins:
         ax.annotate(str(b["count"]), ((b["lo"] + b["hi"]) / 2, 0.02), ha="center", fontsize=7)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="top-class stance probability", ylabel="share correct",
