@@ -100,8 +100,10 @@ def ratio(args, tmp: Path) -> dict:
             "ratio": round(statistics.median(ratios), 3), "ratios": [round(r, 3) for r in ratios]}
 
 
-def memory(args, tmp: Path) -> dict:
-    rows = {}
+def memory(args, tmp: Path, saved=lambda rows: None) -> dict:
+    """Peak RSS per archive size and output format; ``saved(rows)`` after every run, so that a
+    long run stopped half-way keeps what it measured."""
+    rows: dict = {}
     for n in args.memory_sizes:
         folder = tmp / f"mem{n}"
         archive_copy(folder, n)
@@ -114,11 +116,13 @@ def memory(args, tmp: Path) -> dict:
             rows.setdefault(fmt, {})[str(n)] = {"peak_rss_mb": round(run["peak_rss_mb"], 1),
                                                 "wall_s": round(run["wall_s"], 1)}
             print(f"memory: {n} articles, {fmt}: {run['peak_rss_mb']:.0f} MB, {run['wall_s']:.0f} s", flush=True)
+            saved(rows)
             out.unlink()
         shutil.rmtree(folder)
     small, large = str(min(args.memory_sizes)), str(max(args.memory_sizes))
-    for fmt, by_n in rows.items():
-        by_n["growth"] = round(by_n[large]["peak_rss_mb"] / by_n[small]["peak_rss_mb"], 3)
+    for by_n in rows.values():
+        if small in by_n and large in by_n:
+            by_n["growth"] = round(by_n[large]["peak_rss_mb"] / by_n[small]["peak_rss_mb"], 3)
     return rows
 
 
@@ -134,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "archive.json"))
     args = p.parse_args(argv)
     result: dict = {"machine": machine(), "targets": TARGETS}
+
+    def save(partial: bool = True) -> None:
+        """Write what is measured so far (``"partial": true`` until the run ends)."""
+        Path(args.output).write_text(json.dumps({**result, "partial": partial}, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(prefix="entente-archive-") as tmp:
         if not args.skip_ratio:
             result["ratio"] = ratio(args, Path(tmp))
@@ -141,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"end to end {r['end_to_end_passages_per_s']} passages/s, raw encoder "
                   f"{r['raw_encoder_passages_per_s']} passages/s on {r['passages']} passages of {r['articles']} "
                   f"articles: ratio {r['ratio']} (runs {r['ratios']})", flush=True)
+            save()
         if args.memory_sizes:
-            result["memory"] = memory(args, Path(tmp))
+            result["memory"] = memory(args, Path(tmp), saved=lambda rows: (result.update(memory=rows), save()))
             for fmt, by_n in result["memory"].items():
                 print(f"memory {fmt}: " + ", ".join(f"{n} articles {v['peak_rss_mb']} MB" for n, v in by_n.items()
-                                                      if n != "growth") + f"; growth {by_n['growth']}")
+                                                      if n != "growth") + f"; growth {by_n.get('growth')}")
     result["machine"]["load_average_1min_after"] = round(os.getloadavg()[0], 2)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    save(partial=False)
     print(f"JSON: {Path(args.output).relative_to(ROOT) if Path(args.output).is_relative_to(ROOT) else args.output}")
     return 0
 
