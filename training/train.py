@@ -137,7 +137,8 @@ def honest_reliability(ds, out_of_fold, use_cues: bool, report_folds: list[list[
     topic_probs, logits = out_of_fold
     Y, s = np.array(ds["topics"]), np.array(ds["stance"])
     groups = ds["doc_id"]
-    folds = [np.array([i for i, g in enumerate(groups) if g in set(f)]) for f in report_folds or []]
+    folds = [np.array([i for i, g in enumerate(groups) if g in articles])
+             for articles in map(set, report_folds or [])]
     if sum(map(len, folds)) != len(groups):
         folds = article_folds(groups)
     _, stance_probs, _ = calibrated_by_other_folds(ds["text"], Y, topic_probs, s, np.exp(logits), folds,
@@ -158,7 +159,8 @@ def plot_reliability(bins: list[dict], path: Path) -> bool:
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
     ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.09, alpha=0.6,
            label="accuracy in bin")
-    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label="share correct at the bin's mean probability")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-",
+            label="share correct at the bin's mean probability")
     for b in bins:
         ax.annotate(str(b["count"]), ((b["lo"] + b["hi"]) / 2, 0.02), ha="center", fontsize=7)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="top-class stance probability", ylabel="share correct",
