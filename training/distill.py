@@ -40,7 +40,7 @@ def unlabelled_units(until: int | None = None, corpus: Path = UNLABELLED, exclud
 
     seen, units = set(exclude), []
     for record in read_jsonl(corpus / "manifest.jsonl"):
-        if until is not None and (article_year(record) is None or article_year(record) > until):
+        if until is not None and ((year := article_year(record)) is None or year > until):
             continue
         text = (corpus / "articles" / f"{record['id']}.txt").read_text(encoding="utf-8")
         for passage in split_sentences(text):

