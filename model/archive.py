@@ -252,13 +252,12 @@ def iter_scored(
 
     if passage not in ("sentence", "paragraph"):
         raise ValueError(f"passage must be 'sentence' or 'paragraph', not {passage!r}")
-    model = load_model(checkpoint)
-    encoder = load_encoder(checkpoint, backend)
     items: queue.Queue = queue.Queue(maxsize=PREFETCH_ARTICLES)
     stop = threading.Event()
     thread = threading.Thread(target=_reader, args=(inputs, passage, read, read_errors, items, stop),
                               name="entente-reader", daemon=True)
-    thread.start()
+    thread.start()  # before the model loads (torch's import included): the first articles are split meanwhile
+    model = encoder = None
     pending: list[tuple] = []
     n_pending = 0
     limit = min(chunk_passages, FIRST_CHUNK_PASSAGES)  # small at first: the encoder starts early
@@ -281,6 +280,8 @@ def iter_scored(
         pending.clear()
 
     try:
+        model = load_model(checkpoint)
+        encoder = load_encoder(checkpoint, backend)
         while True:
             item = items.get()
             if item is _END:
