@@ -227,6 +227,9 @@ def _reader(inputs: Iterable[ArticleInput], passage: str, read: Callable[[Articl
         put(e)
 
 
+_malloc_trim = None  # glibc's malloc_trim, found on first use (False: none)
+
+
 def release_freed_memory() -> None:
     """Give the heap's freed pages back to the operating system (glibc's ``malloc_trim``).
 
@@ -245,9 +248,6 @@ def release_freed_memory() -> None:
             _malloc_trim = False
     if _malloc_trim:
         _malloc_trim(0)
-
-
-_malloc_trim = None
 
 
 def iter_scored(
