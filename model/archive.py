@@ -280,7 +280,6 @@ def iter_scored(
     thread = threading.Thread(target=_reader, args=(inputs, passage, read, read_errors, items, stop),
                               name="entente-reader", daemon=True)
     thread.start()  # before the model loads (torch's import included): the first articles are split meanwhile
-    model = encoder = None
     pending: list[tuple] = []
     n_pending = 0
     limit = min(chunk_passages, FIRST_CHUNK_PASSAGES)  # small at first: the encoder starts early

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from model.encoder import SentenceEncoder, encoder_path, load_tokenizer, mean_pool, tokenize_sorted
+import model.encoder as enc
+from model.encoder import SentenceEncoder, embed, encoder_path, load_tokenizer, mean_pool, tokenize_sorted
 
 TEXTS = [
     "Russia will send more gas to China through the Power of Siberia pipeline.",
@@ -62,9 +63,7 @@ def test_batches_are_sorted_by_length_and_padded_per_batch():
         assert np.array_equal(b["attention_mask"].sum(1).numpy(), (b["input_ids"] != 0).sum(1).numpy())
 
 
-def test_token_budget_bounds_batches_and_leaves_embeddings_unchanged():
-    from model.encoder import embed
-
+def test_token_budget_bounds_batches_and_leaves_embeddings_unchanged(monkeypatch):
     texts = [" ".join(["word"] * n) for n in (3, 40, 7, 120, 1, 60, 15, 200)]
     tokenizer = load_tokenizer()
     batches = list(tokenize_sorted(tokenizer, texts, batch_size=64, max_tokens=128))
@@ -73,12 +72,7 @@ def test_token_budget_bounds_batches_and_leaves_embeddings_unchanged():
         assert len(idx) == 1 or b["input_ids"].numel() <= 128  # only a passage alone may exceed the budget
     assert len(batches) > 1
     encoder = SentenceEncoder()
-    import model.encoder as enc
-
     budgeted = embed(encoder, tokenizer, texts)
-    old, enc.MAX_BATCH_TOKENS = enc.MAX_BATCH_TOKENS, 10**6
-    try:
-        unbudgeted = embed(encoder, tokenizer, texts)  # one batch of 8
-    finally:
-        enc.MAX_BATCH_TOKENS = old
+    monkeypatch.setattr(enc, "MAX_BATCH_TOKENS", 10**6)
+    unbudgeted = embed(encoder, tokenizer, texts)  # one batch of 8
     np.testing.assert_allclose(budgeted, unbudgeted, atol=1e-5)
