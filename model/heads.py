@@ -15,6 +15,8 @@ Two ways to train them, which ``EntenteClassifier`` combines:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +28,8 @@ from .labels import STANCES, TOPICS
 
 # The logit a head gives a label that is always (or never) present in its training data.
 CONSTANT_LOGIT = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class Heads(nn.Module):
@@ -148,10 +152,16 @@ def fine_tune(
 def _train(encoder, tokenizer, heads, texts: list[str], epochs: int, batch_size: int, generator, optimizer, schedule,
            batch_loss) -> None:
     """The loop both trainings share: shuffled batches, ``batch_loss(rows, topic_logits, stance_logits)``,
-    gradient clipping at 1, one scheduler step per batch; the encoder is left in eval mode."""
+    gradient clipping at 1, one scheduler step per batch; the encoder is left in eval mode.
+
+    Fine-tuning runs for minutes to tens of minutes on a CPU: each epoch's end is logged
+    (``model.heads`` logger, level INFO) with its mean loss and duration."""
     encoder.train()
-    for _ in range(epochs):
+    batches = -(-len(texts) // batch_size)
+    log.info("fine-tuning on %d texts: %d epochs of %d batches", len(texts), epochs, batches)
+    for epoch in range(epochs):
         order = torch.randperm(len(texts), generator=generator).numpy()
+        started, total = time.perf_counter(), 0.0
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             # one batch, reordered by token length: align the rows with that order
@@ -163,6 +173,9 @@ def _train(encoder, tokenizer, heads, texts: list[str], epochs: int, batch_size:
             torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
             optimizer.step()
             schedule.step()
+            total += float(loss.detach())
+        log.info("epoch %d/%d: mean loss %.4f, %.0f s", epoch + 1, epochs, total / batches,
+                 time.perf_counter() - started)
     encoder.eval()
 
 

@@ -1,6 +1,7 @@
 """Real training on a small fixture: predictions, thresholds, checkpoints, determinism."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -92,10 +93,12 @@ def test_same_seed_same_predictions(tiny_dataset):
 
 
 @pytest.mark.slow
-def test_fine_tuning_runs_and_round_trips(tiny_dataset, tmp_path):
+def test_fine_tuning_runs_reports_each_epoch_and_round_trips(tiny_dataset, tmp_path, caplog):
     ds = tiny_dataset
-    clf = EntenteClassifier(fine_tune=True, epochs=1, batch_size=8, threshold_folds=0, seed=0)
-    clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]))
+    clf = EntenteClassifier(fine_tune=True, epochs=2, batch_size=8, threshold_folds=0, seed=0)
+    with caplog.at_level(logging.INFO, logger="model.heads"):
+        clf.fit(ds["text"], np.array(ds["topics"]), np.array(ds["stance"]))
+    assert "epoch 1/2: mean loss" in caplog.text and "epoch 2/2: mean loss" in caplog.text
     clf.save_pretrained(tmp_path / "ft")
     assert (tmp_path / "ft" / "encoder.safetensors").exists()
     loaded = EntenteClassifier.from_pretrained(tmp_path / "ft")

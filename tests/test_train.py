@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -153,3 +154,57 @@ def test_the_model_card_shows_both_protocols_the_learning_curve_and_a_reliabilit
         assert "matplotlib is not installed: no reliability.png" in capsys.readouterr().err
     else:
         assert (out / "reliability.png").stat().st_size > 1000
+
+
+def test_training_commands_show_progress_on_stderr_and_leave_logging_as_it_was(capsys):
+    from training import reports_progress
+
+    logger = logging.getLogger("model")
+    level, handlers = logger.level, list(logger.handlers)
+
+    @reports_progress
+    def command() -> int:
+        logging.getLogger("model.heads").info("epoch 1/3: mean loss 0.5")
+        logging.getLogger("transformers").info("not ours")
+        return 0
+
+    assert command() == 0
+    err = capsys.readouterr().err
+    assert err.count("epoch 1/3: mean loss 0.5") == 1 and "not ours" not in err
+    assert logger.level == level and logger.handlers == handlers  # nothing left behind
+    logging.getLogger("model.heads").info("after the command")
+    assert "after the command" not in capsys.readouterr().err
+
+
+def test_training_the_distilled_default_without_its_teacher_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    import training.teacher
+
+    monkeypatch.setattr(training.teacher, "CACHE", tmp_path / "no-teacher")  # nothing cached or unpacked
+    monkeypatch.setattr(training.teacher, "PARTS", ["entente-no-such-teacher-part"])
+    cfg = tmp_path / "student.toml"
+    cfg.write_text(f'model = "minilm_distilled"\nlabels = "{FIXTURES / "tiny_labels.jsonl"}"\ncheck_labels = false\n'
+                   "[params]\nthreshold_folds = 0\n")
+    assert main(["--config", str(cfg), "--output", str(tmp_path / "m"), "--cv-report", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "make teacher" in err and not (tmp_path / "m").exists()
+
+
+def test_calibrate_only_keeps_the_parameters_of_a_distilled_checkpoint(tmp_path):
+    """Recalibrating loads the checkpoint as the config's model class: the student's own
+    parameters (teacher_C, unlabelled_until) stay in config.json."""
+    oof, cfg = _oof_config(tmp_path)
+    out = tmp_path / "m"
+    assert main(["--config", str(cfg), "--output", str(out), "--cv-report", str(tmp_path / "none"), "--no-oof"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    config["params"].update(teacher_C=2.5, unlabelled_until=2020)  # as a trained student writes them
+    (out / "config.json").write_text(json.dumps(config))
+    student_oof = tmp_path / "student_oof.jsonl"
+    student_oof.write_text(oof.read_text().replace('"minilm_frozen_logreg":', '"minilm_distilled":'))
+    student_cfg = tmp_path / "student.toml"
+    student_cfg.write_text(cfg.read_text().replace('"minilm_frozen_logreg"', '"minilm_distilled"')
+                           .replace(str(oof), str(student_oof)))
+    assert main(["--config", str(student_cfg), "--output", str(out), "--cv-report", str(tmp_path / "none"),
+                 "--calibrate-only"]) == 0
+    params = json.loads((out / "config.json").read_text())["params"]
+    assert params["teacher_C"] == 2.5 and params["unlabelled_until"] == 2020
+    assert json.loads((out / "config.json").read_text())["calibration"]["source"] == "out-of-fold: student_oof.jsonl"

@@ -136,7 +136,7 @@ class TeacherLogReg(TfidfLogReg):
     def _features(self, texts, fitted=None):
         from training.teacher import embed_cached
 
-        return "all-mpnet-base-v2", embed_cached(list(texts), progress=False)
+        return "all-mpnet-base-v2", embed_cached(list(texts))
 
 
 class SetFitBaseline:

