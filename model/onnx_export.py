@@ -43,8 +43,11 @@ MATMUL_KINDS = {
 # logits, while int8 value and feed-forward weights can flip decisions near a threshold.
 DEFAULT_KEEP_FLOAT32 = ("value", "ffn-in", "ffn-out")
 # What an export without explicit kinds tries, fastest first: the first to give the same topics
-# and stance as float32 on MIN_AGREEMENT of the calibration sentences is kept.
-CANDIDATES = ((), DEFAULT_KEEP_FLOAT32)
+# and stance as float32 on MIN_AGREEMENT of the calibration sentences is kept. Measured on the
+# distilled default (4,977 corpus units, speed of the int8 encoder against float32 torch):
+# none 98.45% at 2.84x, value 98.59% at 2.59x, ffn-out 98.94% at 2.28x, value+ffn-out 99.06%
+# at 2.18x, ffn-in+ffn-out 99.48% at 1.80x, value+ffn-in+ffn-out 99.84% at 1.79x.
+CANDIDATES = ((), ("value",), ("ffn-out",), ("value", "ffn-out"), ("ffn-in", "ffn-out"), DEFAULT_KEEP_FLOAT32)
 MIN_AGREEMENT = 0.99
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "articles"
 

@@ -15,7 +15,7 @@ pytest.importorskip("onnx")
 from model import predict  # noqa: E402
 from model.cli import main  # noqa: E402
 from model.calibration import decide  # noqa: E402
-from model.onnx_export import DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, export_onnx  # noqa: E402
+from model.onnx_export import CANDIDATES, DEFAULT_KEEP_FLOAT32, MATMUL_KINDS, export_onnx  # noqa: E402
 from model.onnx_runtime import OnnxEncoder  # noqa: E402
 from model.predict import load_encoder, load_model  # noqa: E402
 
@@ -73,7 +73,8 @@ def test_automatic_choice_tries_all_int8_first_then_falls_back(tiny_checkpoint, 
     path = _copy(tiny_checkpoint, tmp_path / "auto")
     export_onnx(path, calibration=TEXTS, min_agreement=1.01)  # unreachable: every candidate is tried
     q = json.loads((path / "encoder.int8.json").read_text())["quantization"]
-    assert [t["float32"] for t in q["choice"]["tried"]] == [[], list(DEFAULT_KEEP_FLOAT32)]
+    assert [t["float32"] for t in q["choice"]["tried"]] == [list(keep) for keep in CANDIDATES]
+    assert q["choice"]["tried"][-1]["float32"] == list(DEFAULT_KEEP_FLOAT32)
     assert q["float32"] == sorted(DEFAULT_KEEP_FLOAT32) and q["agreement"]["n"] == len(TEXTS)
     assert 0 <= q["agreement"]["same_topics_and_stance"] <= 1
 
