@@ -29,7 +29,8 @@ test: $(STAMP)
 check-labels: $(STAMP)
 	$(PY) -m training.data --check
 
-train: $(STAMP)
+# The shipped default, the distilled student: needs the teacher (installed, embeddings cached).
+train: teacher
 	$(PY) -m training.train --config training/configs/default.toml --output checkpoints/default
 
 # The fast models on both protocols: grouped 5-fold CV and the time split (train to 2023, test 2024-26).
