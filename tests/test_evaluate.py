@@ -92,6 +92,33 @@ def test_figures_can_be_recomputed_from_saved_predictions(tmp_path):
     assert second["stance"]["ece"] == pytest.approx(first["stance"]["ece"], abs=2e-3)  # scores stored rounded
 
 
+def test_several_prediction_files_are_scored_as_their_average(tmp_path):
+    """An output ensemble (runs with other seeds, say): the mean of the runs' out-of-fold
+    probabilities, calibrated and scored like one model, in its own row."""
+    common = ["--labels", str(FIXTURES / "tiny_labels.jsonl"), "--no-check", "--models", "minilm_frozen_logreg",
+              "--folds", "3"]
+    runs = []
+    for C in (1.0, 0.05):
+        preds = tmp_path / f"oof-{C}.jsonl"
+        assert main(common + ["--params", json.dumps({"threshold_folds": 0, "C": C}),
+                              "--output", str(tmp_path / f"cv-{C}.json"), "--predictions", str(preds)]) == 0
+        runs.append(preds)
+    out, averaged = tmp_path / "ensemble.json", tmp_path / "ensemble.jsonl"
+    assert main(common + ["--params", '{"threshold_folds": 0}', "--output", str(out), "--predictions", str(averaged),
+                          "--from-predictions", *map(str, runs)]) == 0
+    row = json.loads(out.read_text())["models"]["minilm_frozen_logreg_ensemble"]
+    assert row["ensemble"]["of"] == [str(path) for path in runs] and row["seconds"] is None
+    assert row["calibration"].startswith("by the other folds")
+    scores = [[json.loads(line)[key]["stance_scores"] for line in path.read_text().splitlines()]
+              for path, key in ((runs[0], "minilm_frozen_logreg"), (runs[1], "minilm_frozen_logreg"),
+                                (averaged, "minilm_frozen_logreg_ensemble"))]
+    assert not np.allclose(scores[0], scores[1])
+    assert np.allclose(np.mean(scores[:2], axis=0), scores[2], atol=1e-6)
+    with pytest.raises(SystemExit) as usage:  # a row name for two models is a usage error
+        main(common + ["--models", "majority", "lexicon", "--name", "x", "--output", str(out)])
+    assert usage.value.code == 2
+
+
 def test_an_interrupted_cross_validation_resumes_from_its_saved_folds(tiny_dataset, tmp_path, monkeypatch):
     import training.evaluate as evaluate
 

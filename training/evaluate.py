@@ -221,16 +221,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep the rows of --output's models not run now (without it, the report is replaced)")
     parser.add_argument("--predictions", metavar="FILE",
                         help="also write every model's out-of-fold predictions (JSON Lines) to FILE")
-    parser.add_argument("--from-predictions", metavar="FILE",
+    parser.add_argument("--from-predictions", metavar="FILE", nargs="+",
                         help="no training: recompute the figures from the out-of-fold predictions of an earlier "
                              "run's --predictions FILE (its parameters and time are taken from --output's report "
-                             "unless --params is given)")
+                             "unless --params is given). With several files (runs of the model with other seeds, "
+                             "say), their probabilities are averaged and scored the same way: an output ensemble")
+    parser.add_argument("--name", help="the report's row for the (one) model (default: its name; with several "
+                                       "--from-predictions files, NAME_ensemble)")
     parser.add_argument("--resume", action="store_true",
                         help="save each fold's out-of-fold predictions under runs/cv/ as it ends and reuse them "
                              "on a rerun with the same labels, protocol, model and parameters")
     parser.add_argument("--params", type=json.loads, default={},
                         help='JSON parameters for the model(s), e.g. \'{"epochs": 3, "threshold_folds": 0}\'')
     args = parser.parse_args(argv)
+    if args.name and len(args.models) != 1:
+        parser.error("--name names the row of one model: give one --models")
 
     ds = load_dataset(args.labels, check=not args.no_check)
     texts, groups = ds["text"], ds["doc_id"]
@@ -258,22 +263,29 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.models:
         print(f"{name} ...", file=sys.stderr)
         out_of_fold = None
+        ensemble = len(args.from_predictions or ()) > 1
+        row = args.name or (f"{name}_ensemble" if ensemble else name)
         if args.from_predictions:  # a time split's file holds its test period only
             rows = np.sort(np.concatenate(folds))
-            saved = read_out_of_fold_predictions(args.from_predictions, name, [ds["id"][i] for i in rows])
+            saved = [read_out_of_fold_predictions(path, name, [ds["id"][i] for i in rows])
+                     for path in args.from_predictions]
             out_of_fold = (np.zeros(Y.shape), np.zeros((len(texts), len(STANCES))))
-            out_of_fold[0][rows], out_of_fold[1][rows] = saved
+            out_of_fold[0][rows] = np.mean([topic for topic, _ in saved], axis=0)
+            out_of_fold[1][rows] = np.mean([stance for _, stance in saved], axis=0)
         # rescoring: the parameters and time of the run that wrote the predictions, from the report
-        params = args.params or (earlier["models"].get(name, {}).get("params", {}) if out_of_fold is not None else {})
+        params = args.params or (earlier["models"].get(row, {}).get("params", {}) if out_of_fold is not None else {})
         resume_dir = resume_path(args.protocol, name, params, ds["id"], Y, s, folds) if args.resume else None
         result, PT, PS, decided = cross_validate(name, texts, Y, s, groups, folds, params=params,
                                                  log=lambda message: print(message, file=sys.stderr),
                                                  out_of_fold=out_of_fold, resume_dir=resume_dir)
         if out_of_fold is not None:  # the time is the training run's, not this rescoring's
-            result["seconds"] = earlier["models"].get(name, {}).get("seconds")
-        report["models"][name] = result
-        predictions[name] = (PT, PS, decided)
-        print(f"{name}: topic macro-F1 {result['topics']['macro_f1']:.3f}, stance macro-F1 "
+            result["seconds"] = earlier["models"].get(row, {}).get("seconds")
+        if ensemble:
+            result["ensemble"] = {"of": [display_path(path) for path in args.from_predictions],
+                                  "rule": "mean of the runs' out-of-fold probabilities, then scored as one model"}
+        report["models"][row] = result
+        predictions[row] = (PT, PS, decided)
+        print(f"{row}: topic macro-F1 {result['topics']['macro_f1']:.3f}, stance macro-F1 "
               f"{result['stance']['macro_f1']:.3f}, accuracy {result['stance']['accuracy']:.3f}")
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out, json.dumps(report, indent=2) + "\n")
