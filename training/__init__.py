@@ -2,22 +2,9 @@
 
 import functools
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is when a record is emitted (test runners swap it)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
 
 
 @contextmanager
@@ -29,7 +16,7 @@ def show_progress() -> Iterator[None]:
     the ``model`` loggers. On exit the loggers are as they were (no handler is left behind
     when a command's ``main`` is called in-process, as ``entente train`` and tests do).
     """
-    handler = _StderrHandler()
+    handler = logging.StreamHandler()  # the sys.stderr of this call (test runners swap it)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     loggers = [logging.getLogger(name) for name in ("model", "training")]
     levels = [logger.level for logger in loggers]

@@ -260,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                      "period (inner folds), none for models without inner folds; 95% CI by article bootstrap (1000)"),
     })
     predictions = {}
+    ensemble = len(args.from_predictions or ()) > 1  # several runs' predictions, averaged
     for name in args.models:
         print(f"{name} ...", file=sys.stderr)
         out_of_fold = None
-        ensemble = len(args.from_predictions or ()) > 1
         row = args.name or (f"{name}_ensemble" if ensemble else name)
         if args.from_predictions:  # a time split's file holds its test period only
             rows = np.sort(np.concatenate(folds))

